@@ -1,0 +1,1 @@
+//! idealstack-aws: placeholder, filled in by its issue.

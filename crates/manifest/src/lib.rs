@@ -1,0 +1,1 @@
+//! idealstack-manifest: placeholder, filled in by its issue.

@@ -1,0 +1,1 @@
+//! idealstack-plan: placeholder, filled in by its issue.

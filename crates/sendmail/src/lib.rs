@@ -1,0 +1,1 @@
+//! idealstack-sendmail: placeholder, filled in by its issue.

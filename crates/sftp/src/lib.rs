@@ -1,0 +1,1 @@
+//! idealstack-sftp: placeholder, filled in by its issue.

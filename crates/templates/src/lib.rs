@@ -1,0 +1,1 @@
+//! idealstack-templates: placeholder, filled in by its issue.
