@@ -60,6 +60,7 @@ impl Band {
     /// The band a priority falls in (`None` outside 1..=50000).
     pub fn of_priority(priority: u32) -> Option<Band> {
         match priority {
+            0 => None,
             1..=EXACT_BAND_END => Some(Band::Exact),
             p if p <= PRIORITY_MAX => {
                 Some(Band::Wildcard((p - EXACT_BAND_END - 1) / WILDCARD_SUB_BAND))
