@@ -15,7 +15,7 @@
 //!
 //! uids are allocated from a high-water mark that only grows (see [`Prior::next_uid`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::PlanError;
 use crate::hosts::{self, MAX_RULES_PER_LISTENER, RuleGroup};
@@ -96,11 +96,14 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         let shard = shards
             .get_mut(&a.shard)
             .expect("every prior shard is seeded");
-        let fit = shard.room_for(need, &cap).and_then(|()| {
-            shard
-                .allocate(&need.groups, &a.rules)
-                .ok_or_else(|| "no free priority".to_owned())
-        });
+        let fit = shard
+            .room_for(need, &cap)
+            .map_err(|s| s.to_string())
+            .and_then(|()| {
+                shard
+                    .allocate(&need.groups, &a.rules)
+                    .ok_or_else(|| "no free priority".to_owned())
+            });
         match fit {
             Ok((priorities, kept)) => {
                 shard.commit(name, need, &priorities);
@@ -246,6 +249,24 @@ impl Capacity {
     }
 }
 
+/// Which quota a shard is short of for a site.
+#[derive(Debug, Clone, Copy)]
+struct Shortfall {
+    what: &'static str,
+    free: u32,
+    needed: usize,
+}
+
+impl std::fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "its shard has room for {} more {} and it needs {}",
+            self.free, self.what, self.needed
+        )
+    }
+}
+
 /// A site's rules and certificates as the current quotas cut them.
 #[derive(Debug)]
 struct Need {
@@ -264,14 +285,16 @@ struct ShardState {
 }
 
 impl ShardState {
-    /// `Ok` if the shard can take the site, else why not.
-    fn room_for(&self, need: &Need, cap: &Capacity) -> Result<(), String> {
-        let check = |what: &str, used: u32, needed: usize, limit: u32| {
+    /// `Ok` if the shard can take the site, else which quota is short (cheap: no allocation, as
+    /// it runs for every shard a new site is tried against).
+    fn room_for(&self, need: &Need, cap: &Capacity) -> Result<(), Shortfall> {
+        let check = |what: &'static str, used: u32, needed: usize, limit: u32| {
             if used as usize + needed > limit as usize {
-                Err(format!(
-                    "its shard has room for {} more {what} and it needs {needed}",
-                    limit.saturating_sub(used)
-                ))
+                Err(Shortfall {
+                    what,
+                    free: limit.saturating_sub(used),
+                    needed,
+                })
             } else {
                 Ok(())
             }
@@ -418,7 +441,12 @@ fn validate_sites(sites: &[SiteDemand]) -> Result<BTreeMap<&str, &SiteDemand>, P
             });
         }
     }
-    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    // Lookups only (sites are visited in name order), so a hash map keeps the result deterministic.
+    let total: usize = sites
+        .iter()
+        .map(|s| s.serve_hosts.len() + s.redirect_hosts.len())
+        .sum();
+    let mut owner: HashMap<&str, &str> = HashMap::with_capacity(total);
     for (&name, s) in &by_name {
         let Some(primary) = s.serve_hosts.first() else {
             return Err(PlanError::NoServeHost {
