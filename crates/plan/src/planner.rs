@@ -34,7 +34,7 @@ pub const FIRST_UID: u32 = 20_000;
 pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let cap = Capacity::new(&input.quotas, &input.reserve)?;
     let demands = validate_sites(&input.sites)?;
-    let needs = needs(&demands, &input.quotas, &input.reserve, &cap)?;
+    let mut needs = needs(&demands, &input.quotas, &input.reserve, &cap)?;
     let prior = &input.prior;
 
     let mut notes = Vec::new();
@@ -58,7 +58,9 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     let mut fresh = Vec::new();
 
     // Pass 1: unchanged sites keep exactly what they have.
-    for (&name, need) in &needs {
+    let names: Vec<&str> = needs.keys().copied().collect();
+    for name in names {
+        let need = &needs[name];
         let Some(a) = prior.sites.get(name) else {
             fresh.push(name);
             continue;
@@ -81,6 +83,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         if kept {
             let priorities: Vec<u32> = a.rules.iter().map(|r| r.priority).collect();
             shard.commit(name, need, &priorities);
+            let need = needs.remove(name).expect("each site is placed once");
             placed.insert(
                 name.to_owned(),
                 assignment(a.shard, uids[name], need, &priorities),
@@ -92,7 +95,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
 
     // Pass 2: changed sites stay in their shard if they fit, else move.
     for (name, a, same) in changed {
-        let need = &needs[name];
+        let owned = needs.remove(name).expect("each site is placed once");
+        let need = &owned;
         let shard = shards
             .get_mut(&a.shard)
             .expect("every prior shard is seeded");
@@ -126,7 +130,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 });
                 placed.insert(
                     name.to_owned(),
-                    assignment(a.shard, uids[name], need, &priorities),
+                    assignment(a.shard, uids[name], owned, &priorities),
                 );
             }
             Err(reason) => {
@@ -140,7 +144,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 });
                 placed.insert(
                     name.to_owned(),
-                    assignment(index, uids[name], need, &priorities),
+                    assignment(index, uids[name], owned, &priorities),
                 );
             }
         }
@@ -148,7 +152,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
 
     // Pass 3: new sites, lowest shard with room first.
     for name in fresh {
-        let need = &needs[name];
+        let owned = needs.remove(name).expect("each site is placed once");
+        let need = &owned;
         let (index, priorities) =
             place_anywhere(&mut shards, &prior_shards, name, need, &cap, &mut notes);
         notes.push(Note::SiteAdded {
@@ -158,7 +163,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         });
         placed.insert(
             name.to_owned(),
-            assignment(index, uids[name], need, &priorities),
+            assignment(index, uids[name], owned, &priorities),
         );
     }
 
@@ -376,21 +381,21 @@ impl ShardState {
     }
 }
 
-fn assignment(shard: u32, uid: u32, need: &Need, priorities: &[u32]) -> SiteAssignment {
+fn assignment(shard: u32, uid: u32, need: Need, priorities: &[u32]) -> SiteAssignment {
     SiteAssignment {
         shard,
         uid,
         rules: need
             .groups
-            .iter()
+            .into_iter()
             .zip(priorities)
             .map(|(g, &priority)| Rule {
                 priority,
                 action: g.action,
-                hosts: g.hosts.clone(),
+                hosts: g.hosts,
             })
             .collect(),
-        certificates: need.certificates.clone(),
+        certificates: need.certificates,
     }
 }
 

@@ -201,7 +201,8 @@ pub enum Note {
     SiteAdded { site: String, shard: u32, uid: u32 },
     /// A site of the prior is no longer in the input.
     SiteRemoved { site: String, shard: u32 },
-    /// A site's own hosts (or the quotas) changed: it kept its shard and reallocated rules.
+    /// A site's own hosts changed (or new quotas re-cut its rules or certificates): it kept its
+    /// shard, kept `kept_priorities` of its priorities and got `new_priorities` new ones.
     SiteChanged {
         site: String,
         shard: u32,
@@ -240,7 +241,7 @@ impl fmt::Display for Note {
                 new_priorities,
             } => write!(
                 f,
-                "site `{site}` changed its hosts: stays in shard {shard}, \
+                "site `{site}` changed its hosts (or new quotas re-cut its rules): stays in shard {shard}, \
                  {kept_priorities} rule priorities kept, {new_priorities} newly allocated"
             ),
             Note::SiteMoved {
