@@ -37,7 +37,12 @@ pub(crate) fn no_value() -> Value {
 
 /// A CloudFormation tag list from key/value pairs.
 pub(crate) fn tag_list(pairs: &[(&str, Value)]) -> Value {
-    Value::Array(pairs.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect())
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+            .collect(),
+    )
 }
 
 /// A checkov suppression: the check id and the real reason it does not apply to this design.
@@ -57,14 +62,26 @@ impl Resource<'_> {
     /// DeletionPolicy and UpdateReplacePolicy `Retain` (stateful resources).
     pub(crate) fn retain(self) -> Self {
         self.body.insert("DeletionPolicy".into(), json!("Retain"));
-        self.body.insert("UpdateReplacePolicy".into(), json!("Retain"));
+        self.body
+            .insert("UpdateReplacePolicy".into(), json!("Retain"));
+        self
+    }
+
+    /// DeletionPolicy and UpdateReplacePolicy `Delete`, stated explicitly: for named log groups
+    /// of stacks that may be deleted and created again (a retained named group would block the
+    /// new stack); their events expire by retention anyway.
+    pub(crate) fn delete(self) -> Self {
+        self.body.insert("DeletionPolicy".into(), json!("Delete"));
+        self.body
+            .insert("UpdateReplacePolicy".into(), json!("Delete"));
         self
     }
 
     /// DeletionPolicy and UpdateReplacePolicy `Snapshot` (RDS).
     pub(crate) fn snapshot(self) -> Self {
         self.body.insert("DeletionPolicy".into(), json!("Snapshot"));
-        self.body.insert("UpdateReplacePolicy".into(), json!("Snapshot"));
+        self.body
+            .insert("UpdateReplacePolicy".into(), json!("Snapshot"));
         self
     }
 
@@ -79,22 +96,30 @@ impl Resource<'_> {
         if skips.is_empty() {
             return self;
         }
-        let list: Vec<Value> =
-            skips.iter().map(|(id, comment)| json!({ "id": id, "comment": comment })).collect();
+        let list: Vec<Value> = skips
+            .iter()
+            .map(|(id, comment)| json!({ "id": id, "comment": comment }))
+            .collect();
         let metadata = self.body.entry("Metadata").or_insert_with(|| json!({}));
         let checkov = metadata
             .as_object_mut()
             .expect("Metadata is an object")
             .entry("checkov")
             .or_insert_with(|| json!({ "skip": [] }));
-        checkov["skip"].as_array_mut().expect("skip is a list").extend(list);
+        checkov["skip"]
+            .as_array_mut()
+            .expect("skip is a list")
+            .extend(list);
         self
     }
 
     /// Adds a free-form Metadata entry (documentation for readers of the template).
     pub(crate) fn metadata(self, key: &str, value: Value) -> Self {
         let metadata = self.body.entry("Metadata").or_insert_with(|| json!({}));
-        metadata.as_object_mut().expect("Metadata is an object").insert(key.into(), value);
+        metadata
+            .as_object_mut()
+            .expect("Metadata is an object")
+            .insert(key.into(), value);
         self
     }
 }
@@ -119,9 +144,14 @@ impl Template {
 
     /// A parameter without a default (its value comes from the [`crate::StackSpec`]).
     pub(crate) fn param(&mut self, name: &str, ty: &str, description: &str) {
-        debug_assert!(!self.section("Parameters").contains_key(name), "parameter {name} twice");
-        self.section("Parameters")
-            .insert(name.into(), json!({ "Type": ty, "Description": description }));
+        debug_assert!(
+            !self.section("Parameters").contains_key(name),
+            "parameter {name} twice"
+        );
+        self.section("Parameters").insert(
+            name.into(),
+            json!({ "Type": ty, "Description": description }),
+        );
     }
 
     /// A parameter with a default value.
@@ -134,8 +164,13 @@ impl Template {
 
     /// Adds extra keys (AllowedPattern, MinValue, ...) to an existing parameter.
     pub(crate) fn param_extra(&mut self, name: &str, key: &str, value: Value) {
-        let p = self.section("Parameters").get_mut(name).expect("parameter exists");
-        p.as_object_mut().expect("parameter is an object").insert(key.into(), value);
+        let p = self
+            .section("Parameters")
+            .get_mut(name)
+            .expect("parameter exists");
+        p.as_object_mut()
+            .expect("parameter is an object")
+            .insert(key.into(), value);
     }
 
     /// A condition.
@@ -163,8 +198,10 @@ impl Template {
 
     /// An output with a description.
     pub(crate) fn output(&mut self, name: &str, value: Value, description: &str) {
-        self.section("Outputs")
-            .insert(name.into(), json!({ "Value": value, "Description": description }));
+        self.section("Outputs").insert(
+            name.into(),
+            json!({ "Value": value, "Description": description }),
+        );
     }
 
     /// The finished template.

@@ -19,9 +19,9 @@ use crate::{
 pub const ECS_AMI_PARAMETER: &str =
     "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
 
-const FS_ARN: &str =
-    "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystemId}";
-const CLUSTER_ARN: &str = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/${AWS::StackName}";
+const FS_ARN: &str = "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystemId}";
+const CLUSTER_ARN: &str =
+    "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/${AWS::StackName}";
 
 /// Builds the cluster stack.
 pub fn cluster(o: &ClusterOptions) -> StackSpec {
@@ -42,15 +42,63 @@ pub fn cluster(o: &ClusterOptions) -> StackSpec {
         params.insert(p.to_string(), ParameterValue::from_output(stack, p));
     };
     from(&mut t, "VpcId", "AWS::EC2::VPC::Id", &network, "The VPC.");
-    from(&mut t, "PublicSubnetIds", "List<AWS::EC2::Subnet::Id>", &network, "Public subnets (SFTP load balancer).");
-    from(&mut t, "PrivateSubnetIds", "List<AWS::EC2::Subnet::Id>", &network, "Private subnets (instances).");
-    from(&mut t, "InstanceSecurityGroupId", "AWS::EC2::SecurityGroup::Id", &network, "Security group of the instances.");
-    from(&mut t, "SftpSecurityGroupId", "AWS::EC2::SecurityGroup::Id", &network, "Security group of the SFTP load balancer.");
-    from(&mut t, "FileSystemId", "String", &data, "The sites' EFS file system.");
-    from(&mut t, "KmsKeyArn", "String", &data, "The stack's KMS key (log groups, state bucket).");
-    from(&mut t, "StateBucketName", "String", &data, "The state bucket the agent and SFTP gateway read.");
+    from(
+        &mut t,
+        "PublicSubnetIds",
+        "List<AWS::EC2::Subnet::Id>",
+        &network,
+        "Public subnets (SFTP load balancer).",
+    );
+    from(
+        &mut t,
+        "PrivateSubnetIds",
+        "List<AWS::EC2::Subnet::Id>",
+        &network,
+        "Private subnets (instances).",
+    );
+    from(
+        &mut t,
+        "InstanceSecurityGroupId",
+        "AWS::EC2::SecurityGroup::Id",
+        &network,
+        "Security group of the instances.",
+    );
+    from(
+        &mut t,
+        "SftpSecurityGroupId",
+        "AWS::EC2::SecurityGroup::Id",
+        &network,
+        "Security group of the SFTP load balancer.",
+    );
+    from(
+        &mut t,
+        "FileSystemId",
+        "String",
+        &data,
+        "The sites' EFS file system.",
+    );
+    from(
+        &mut t,
+        "KmsKeyArn",
+        "String",
+        &data,
+        "The stack's KMS key (log groups, state bucket).",
+    );
+    from(
+        &mut t,
+        "StateBucketName",
+        "String",
+        &data,
+        "The state bucket the agent and SFTP gateway read.",
+    );
     if o.has_database {
-        from(&mut t, "DatabaseMasterSecretArn", "String", &data, "The database master secret the agent uses.");
+        from(
+            &mut t,
+            "DatabaseMasterSecretArn",
+            "String",
+            &data,
+            "The database master secret the agent uses.",
+        );
     }
     t.param_default(
         "AmiId",
@@ -59,10 +107,26 @@ pub fn cluster(o: &ClusterOptions) -> StackSpec {
         ECS_AMI_PARAMETER,
     );
     for (p, value, desc) in [
-        ("PhpImageRepository", &o.php_image.repository, "Repository of the PHP image (health daemon)."),
-        ("PhpImageTag", &o.php_image.tag, "Tag of the PHP image, changed on every deploy."),
-        ("IdealstackImageRepository", &o.idealstack_image.repository, "Repository of the idealstack image."),
-        ("IdealstackImageTag", &o.idealstack_image.tag, "Tag of the idealstack image, changed on every deploy."),
+        (
+            "PhpImageRepository",
+            &o.php_image.repository,
+            "Repository of the PHP image (health daemon).",
+        ),
+        (
+            "PhpImageTag",
+            &o.php_image.tag,
+            "Tag of the PHP image, changed on every deploy.",
+        ),
+        (
+            "IdealstackImageRepository",
+            &o.idealstack_image.repository,
+            "Repository of the idealstack image.",
+        ),
+        (
+            "IdealstackImageTag",
+            &o.idealstack_image.tag,
+            "Tag of the idealstack image, changed on every deploy.",
+        ),
     ] {
         t.param(p, "String", desc);
         params.insert(p.into(), ParameterValue::literal(value));
@@ -81,10 +145,19 @@ pub fn cluster(o: &ClusterOptions) -> StackSpec {
             id,
             "AWS::Logs::LogGroup",
             json!({ "LogGroupName": name, "RetentionInDays": o.log_retention_days, "KmsKeyId": r("KmsKeyArn") }),
-        );
+        )
+        .delete();
     };
-    log_group(&mut t, "ContainerInsightsLogGroup", sub("/aws/ecs/containerinsights/${AWS::StackName}/performance"));
-    for (id, what) in [("HealthLogGroup", "health"), ("AgentLogGroup", "agent"), ("SftpLogGroup", "sftp")] {
+    log_group(
+        &mut t,
+        "ContainerInsightsLogGroup",
+        sub("/aws/ecs/containerinsights/${AWS::StackName}/performance"),
+    );
+    for (id, what) in [
+        ("HealthLogGroup", "health"),
+        ("AgentLogGroup", "agent"),
+        ("SftpLogGroup", "sftp"),
+    ] {
         log_group(&mut t, id, json!(format!("/idealstack/{}/{what}", o.stack)));
     }
 
@@ -94,11 +167,35 @@ pub fn cluster(o: &ClusterOptions) -> StackSpec {
     sftp(&mut t, o);
 
     t.output("ClusterName", r("Cluster"), "The ECS cluster.");
-    t.output("ClusterArn", ga("Cluster", "Arn"), "ARN of the ECS cluster.");
-    t.output("CapacityProviderName", r("CapacityProvider"), "The cluster's EC2 capacity provider.");
-    t.output("AutoScalingGroupName", r("AutoScalingGroup"), "The instances' Auto Scaling group.");
-    t.output("SftpEndpoint", ga("SftpLoadBalancer", "DNSName"), "Host name of the SFTP gateway.");
-    spec(name, StackKind::Cluster, t.finish(), params, &o.stack, &o.tags, &[])
+    t.output(
+        "ClusterArn",
+        ga("Cluster", "Arn"),
+        "ARN of the ECS cluster.",
+    );
+    t.output(
+        "CapacityProviderName",
+        r("CapacityProvider"),
+        "The cluster's EC2 capacity provider.",
+    );
+    t.output(
+        "AutoScalingGroupName",
+        r("AutoScalingGroup"),
+        "The instances' Auto Scaling group.",
+    );
+    t.output(
+        "SftpEndpoint",
+        ga("SftpLoadBalancer", "DNSName"),
+        "Host name of the SFTP gateway.",
+    );
+    spec(
+        name,
+        StackKind::Cluster,
+        t.finish(),
+        params,
+        &o.stack,
+        &o.tags,
+        &[],
+    )
 }
 
 fn instances(t: &mut Template, o: &ClusterOptions) {
@@ -138,7 +235,11 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
             ])],
         }),
     );
-    t.resource("InstanceProfile", "AWS::IAM::InstanceProfile", json!({ "Roles": [r("InstanceRole")] }));
+    t.resource(
+        "InstanceProfile",
+        "AWS::IAM::InstanceProfile",
+        json!({ "Roles": [r("InstanceRole")] }),
+    );
     let (lo, hi) = DYNAMIC_PORTS;
     let user_data = format!(
         "#!/bin/bash\n\
@@ -192,8 +293,11 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
             },
         }),
     );
-    let overrides: Vec<Value> =
-        o.instance_types.iter().map(|it| json!({ "InstanceType": it })).collect();
+    let overrides: Vec<Value> = o
+        .instance_types
+        .iter()
+        .map(|it| json!({ "InstanceType": it }))
+        .collect();
     t.resource(
         "AutoScalingGroup",
         "AWS::AutoScaling::AutoScalingGroup",
@@ -354,7 +458,13 @@ fn health(t: &mut Template, o: &ClusterOptions) {
             "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r("HealthTargetGroup") }],
         }),
     );
-    execution_role(t, "HealthExecutionRole", "PHP health daemon", "HealthLogGroup", &o.ecr_repositories);
+    execution_role(
+        t,
+        "HealthExecutionRole",
+        "PHP health daemon",
+        "HealthLogGroup",
+        &o.ecr_repositories,
+    );
     t.resource(
         "HealthTaskDefinition",
         "AWS::ECS::TaskDefinition",
@@ -408,30 +518,49 @@ fn agent(t: &mut Template, o: &ClusterOptions) {
         allow(
             "ManageThisClustersInstancesAndTasks",
             &[
-                "ecs:DescribeContainerInstances", "ecs:DescribeTasks", "ecs:ListContainerInstances",
-                "ecs:ListServices", "ecs:ListTasks", "ecs:UpdateContainerInstancesState",
+                "ecs:DescribeContainerInstances",
+                "ecs:DescribeTasks",
+                "ecs:ListContainerInstances",
+                "ecs:UpdateContainerInstancesState",
             ],
             json!([
                 sub(CLUSTER_ARN),
-                sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/${AWS::StackName}/*"),
-                sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${AWS::StackName}/*"),
+                sub(
+                    "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/${AWS::StackName}/*"
+                ),
+                sub(
+                    "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${AWS::StackName}/*"
+                ),
             ]),
+        ),
+        // ListServices and ListTasks are scoped by the cluster condition key, not a resource.
+        allow_if(
+            "ListThisClustersServicesAndTasks",
+            &["ecs:ListServices", "ecs:ListTasks"],
+            json!("*"),
+            json!({ "ArnEquals": { "ecs:cluster": sub(CLUSTER_ARN) } }),
         ),
         allow(
             "ScaleThisClustersInstances",
             &[
-                "autoscaling:SetDesiredCapacity", "autoscaling:SetInstanceProtection",
-                "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
+                "autoscaling:SetDesiredCapacity",
+                "autoscaling:SetInstanceProtection",
+                "autoscaling:TerminateInstanceInAutoScalingGroup",
+                "autoscaling:UpdateAutoScalingGroup",
             ],
-            json!([sub("arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-instances")]),
+            json!([sub(
+                "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-instances"
+            )]),
         ),
         // Describe calls of Auto Scaling, Elastic Load Balancing and CloudWatch have no
         // resource-level permissions: `*` is their only valid resource.
         allow(
             "ObserveInstancesTargetsAndMetrics",
             &[
-                "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
-                "cloudwatch:GetMetricData", "elasticloadbalancing:DescribeTargetGroups",
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeScalingActivities",
+                "cloudwatch:GetMetricData",
+                "elasticloadbalancing:DescribeTargetGroups",
                 "elasticloadbalancing:DescribeTargetHealth",
             ],
             json!("*"),
@@ -439,14 +568,28 @@ fn agent(t: &mut Template, o: &ClusterOptions) {
         allow(
             "ReadTheAmiParameter",
             &["ssm:GetParameter"],
-            json!([sub(&format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}::parameter{ECS_AMI_PARAMETER}"))]),
+            json!([sub(&format!(
+                "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}::parameter{ECS_AMI_PARAMETER}"
+            ))]),
         ),
-        allow("ListStateBucket", &["s3:ListBucket"], json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}")])),
-        allow("ReadState", &["s3:GetObject"], json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}/*")])),
+        allow(
+            "ListStateBucket",
+            &["s3:ListBucket"],
+            json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}")]),
+        ),
+        allow(
+            "ReadState",
+            &["s3:GetObject"],
+            json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}/*")]),
+        ),
     ];
     let mut via = vec![sub("s3.${AWS::Region}.amazonaws.com")];
     if o.has_database {
-        statements.push(allow("ReadDatabaseMasterSecret", &["secretsmanager:GetSecretValue"], json!([r("DatabaseMasterSecretArn")])));
+        statements.push(allow(
+            "ReadDatabaseMasterSecret",
+            &["secretsmanager:GetSecretValue"],
+            json!([r("DatabaseMasterSecretArn")]),
+        ));
         statements.push(allow(
             "ReadSiteDatabaseSecrets",
             &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
@@ -472,7 +615,13 @@ fn agent(t: &mut Template, o: &ClusterOptions) {
             "Policies": [inline("agent", statements)],
         }),
     );
-    execution_role(t, "AgentExecutionRole", "idealstack agent", "AgentLogGroup", &o.ecr_repositories);
+    execution_role(
+        t,
+        "AgentExecutionRole",
+        "idealstack agent",
+        "AgentLogGroup",
+        &o.ecr_repositories,
+    );
     let mut env = vec![
         json!({ "Name": "IDEALSTACK_STACK", "Value": o.stack }),
         json!({ "Name": "IDEALSTACK_CLUSTER", "Value": r("Cluster") }),
@@ -603,7 +752,13 @@ fn sftp(t: &mut Template, o: &ClusterOptions) {
             ])],
         }),
     );
-    execution_role(t, "SftpExecutionRole", "SFTP gateway", "SftpLogGroup", &o.ecr_repositories);
+    execution_role(
+        t,
+        "SftpExecutionRole",
+        "SFTP gateway",
+        "SftpLogGroup",
+        &o.ecr_repositories,
+    );
     t.resource(
         "SftpTaskDefinition",
         "AWS::ECS::TaskDefinition",

@@ -14,7 +14,13 @@ use crate::{ParameterValue, StackKind, StackSpec, data_stack_name, network_stack
 
 /// Logical ids of the stateful resources (the stack policy denies replacing or deleting them).
 fn stateful_ids(o: &DataOptions) -> Vec<&'static str> {
-    let mut ids = vec!["Key", "FileSystem", "SessionsTable", "StateBucket", "AccessLogBucket"];
+    let mut ids = vec![
+        "Key",
+        "FileSystem",
+        "SessionsTable",
+        "StateBucket",
+        "AccessLogBucket",
+    ];
     if o.database.is_some() {
         ids.push("Database");
     }
@@ -24,8 +30,10 @@ fn stateful_ids(o: &DataOptions) -> Vec<&'static str> {
 /// The stack policy of the data stack: updates may modify anything but never replace or delete a
 /// stateful resource. The deployer sets it together with termination protection.
 pub fn data_stack_policy(o: &DataOptions) -> Value {
-    let resources: Vec<String> =
-        stateful_ids(o).iter().map(|id| format!("LogicalResourceId/{id}")).collect();
+    let resources: Vec<String> = stateful_ids(o)
+        .iter()
+        .map(|id| format!("LogicalResourceId/{id}"))
+        .collect();
     json!({
         "Statement": [
             {
@@ -99,7 +107,10 @@ pub fn data(o: &DataOptions) -> StackSpec {
         "List<AWS::EC2::Subnet::Id>",
         "Private subnets, one per AZ (from the network stack).",
     );
-    params.insert("PrivateSubnetIds".into(), ParameterValue::from_output(&network, "PrivateSubnetIds"));
+    params.insert(
+        "PrivateSubnetIds".into(),
+        ParameterValue::from_output(&network, "PrivateSubnetIds"),
+    );
     t.param(
         "EfsSecurityGroupId",
         "AWS::EC2::SecurityGroup::Id",
@@ -126,7 +137,15 @@ pub fn data(o: &DataOptions) -> StackSpec {
         );
         database(&mut t, o, db);
     }
-    spec(name, StackKind::Data, t.finish(), params, &o.stack, &o.tags, &[])
+    spec(
+        name,
+        StackKind::Data,
+        t.finish(),
+        params,
+        &o.stack,
+        &o.tags,
+        &[],
+    )
 }
 
 fn root_principal() -> Value {
@@ -134,10 +153,16 @@ fn root_principal() -> Value {
 }
 
 fn key(t: &mut Template, o: &DataOptions) {
-    let services: Vec<Value> = ["elasticfilesystem", "rds", "dynamodb", "s3", "secretsmanager"]
-        .iter()
-        .map(|s| sub(&format!("{s}.${{AWS::Region}}.amazonaws.com")))
-        .collect();
+    let services: Vec<Value> = [
+        "elasticfilesystem",
+        "rds",
+        "dynamodb",
+        "s3",
+        "secretsmanager",
+    ]
+    .iter()
+    .map(|s| sub(&format!("{s}.${{AWS::Region}}.amazonaws.com")))
+    .collect();
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -206,12 +231,19 @@ fn key(t: &mut Template, o: &DataOptions) {
         "AWS::KMS::Alias",
         json!({ "AliasName": format!("alias/idealstack/{}", o.stack), "TargetKeyId": r("Key") }),
     );
-    t.output("KmsKeyArn", ga("Key", "Arn"), "The stack's customer-managed KMS key.");
+    t.output(
+        "KmsKeyArn",
+        ga("Key", "Arn"),
+        "The stack's customer-managed KMS key.",
+    );
 }
 
 fn file_system(t: &mut Template, o: &DataOptions) {
-    let efs_client_actions =
-        json!(["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"]);
+    let efs_client_actions = json!([
+        "elasticfilesystem:ClientMount",
+        "elasticfilesystem:ClientWrite",
+        "elasticfilesystem:ClientRootAccess"
+    ]);
     t.resource(
         "FileSystem",
         "AWS::EFS::FileSystem",
@@ -259,8 +291,16 @@ fn file_system(t: &mut Template, o: &DataOptions) {
             }),
         );
     }
-    t.output("FileSystemId", r("FileSystem"), "The sites' EFS file system.");
-    t.output("FileSystemArn", ga("FileSystem", "Arn"), "ARN of the sites' EFS file system.");
+    t.output(
+        "FileSystemId",
+        r("FileSystem"),
+        "The sites' EFS file system.",
+    );
+    t.output(
+        "FileSystemArn",
+        ga("FileSystem", "Arn"),
+        "ARN of the sites' EFS file system.",
+    );
 }
 
 fn sessions_table(t: &mut Template) {
@@ -278,8 +318,16 @@ fn sessions_table(t: &mut Template) {
         }),
     )
     .retain();
-    t.output("SessionsTableName", r("SessionsTable"), "The PHP sessions table.");
-    t.output("SessionsTableArn", ga("SessionsTable", "Arn"), "ARN of the PHP sessions table.");
+    t.output(
+        "SessionsTableName",
+        r("SessionsTable"),
+        "The PHP sessions table.",
+    );
+    t.output(
+        "SessionsTableArn",
+        ga("SessionsTable", "Arn"),
+        "ARN of the PHP sessions table.",
+    );
 }
 
 fn deny_insecure_transport(bucket: &str) -> Value {
@@ -424,9 +472,21 @@ fn buckets(t: &mut Template, o: &DataOptions) {
             "PolicyDocument": { "Version": "2012-10-17", "Statement": [deny_insecure_transport("StateBucket")] },
         }),
     );
-    t.output("StateBucketName", r("StateBucket"), "Bucket of the resolved manifest, artifacts and state.");
-    t.output("StateBucketArn", ga("StateBucket", "Arn"), "ARN of the state bucket.");
-    t.output("AccessLogBucketName", r("AccessLogBucket"), "Bucket of ALB and S3 access logs.");
+    t.output(
+        "StateBucketName",
+        r("StateBucket"),
+        "Bucket of the resolved manifest, artifacts and state.",
+    );
+    t.output(
+        "StateBucketArn",
+        ga("StateBucket", "Arn"),
+        "ARN of the state bucket.",
+    );
+    t.output(
+        "AccessLogBucketName",
+        r("AccessLogBucket"),
+        "Bucket of ALB and S3 access logs.",
+    );
 }
 
 fn database(t: &mut Template, o: &DataOptions, db: &DatabaseOptions) {
@@ -466,7 +526,8 @@ fn database(t: &mut Template, o: &DataOptions, db: &DatabaseOptions) {
                 "RetentionInDays": o.log_retention_days,
                 "KmsKeyId": ga("Key", "Arn"),
             }),
-        );
+        )
+        .retain();
         log_groups.push(id);
     }
     let monitoring = db.monitoring_interval_seconds > 0;
@@ -545,13 +606,28 @@ fn database(t: &mut Template, o: &DataOptions, db: &DatabaseOptions) {
         ));
     }
     let log_refs: Vec<&str> = log_groups.iter().map(String::as_str).collect();
-    t.resource("Database", "AWS::RDS::DBInstance", props).snapshot().depends_on(&log_refs).skip(&skips);
-    t.output("DatabaseEndpointAddress", ga("Database", "Endpoint.Address"), "Database host name.");
-    t.output("DatabaseEndpointPort", ga("Database", "Endpoint.Port"), "Database port.");
+    t.resource("Database", "AWS::RDS::DBInstance", props)
+        .snapshot()
+        .depends_on(&log_refs)
+        .skip(&skips);
+    t.output(
+        "DatabaseEndpointAddress",
+        ga("Database", "Endpoint.Address"),
+        "Database host name.",
+    );
+    t.output(
+        "DatabaseEndpointPort",
+        ga("Database", "Endpoint.Port"),
+        "Database port.",
+    );
     t.output(
         "DatabaseMasterSecretArn",
         ga("Database", "MasterUserSecret.SecretArn"),
         "Secret of the database's master user (managed by RDS, read by the agent).",
     );
-    t.output("DatabaseInstanceId", r("Database"), "The RDS instance identifier.");
+    t.output(
+        "DatabaseInstanceId",
+        r("Database"),
+        "The RDS instance identifier.",
+    );
 }

@@ -8,7 +8,10 @@ use serde_json::json;
 
 use crate::cfn::{Template, ga, r};
 use crate::options::{DesyncMode, EdgeOptions};
-use crate::{ParameterValue, StackKind, StackSpec, data_stack_name, edge_stack_name, network_stack_name, spec};
+use crate::{
+    ParameterValue, StackKind, StackSpec, data_stack_name, edge_stack_name, network_stack_name,
+    spec,
+};
 
 /// The TLS policy of every HTTPS listener: TLS 1.3 and 1.2 only, forward-secret ciphers.
 pub const TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -25,9 +28,24 @@ pub fn edge(o: &EdgeOptions) -> StackSpec {
     ));
     let mut params = BTreeMap::new();
     for (p, ty, stack, desc) in [
-        ("PublicSubnetIds", "List<AWS::EC2::Subnet::Id>", &network, "Public subnets, one per AZ."),
-        ("AlbSecurityGroupId", "AWS::EC2::SecurityGroup::Id", &network, "Security group of the ALBs."),
-        ("AccessLogBucketName", "String", &data, "Bucket of the access logs."),
+        (
+            "PublicSubnetIds",
+            "List<AWS::EC2::Subnet::Id>",
+            &network,
+            "Public subnets, one per AZ.",
+        ),
+        (
+            "AlbSecurityGroupId",
+            "AWS::EC2::SecurityGroup::Id",
+            &network,
+            "Security group of the ALBs.",
+        ),
+        (
+            "AccessLogBucketName",
+            "String",
+            &data,
+            "Bucket of the access logs.",
+        ),
     ] {
         t.param(p, ty, desc);
         params.insert(p.to_string(), ParameterValue::from_output(stack, p));
@@ -37,8 +55,15 @@ pub fn edge(o: &EdgeOptions) -> StackSpec {
         "String",
         "ARN of the HTTPS listener's default ACM certificate (issued at deploy time).",
     );
-    t.param_extra("DefaultCertificateArn", "AllowedPattern", json!("^arn:aws[a-z-]*:acm:.+"));
-    params.insert("DefaultCertificateArn".into(), o.default_certificate.clone());
+    t.param_extra(
+        "DefaultCertificateArn",
+        "AllowedPattern",
+        json!("^arn:aws[a-z-]*:acm:.+"),
+    );
+    params.insert(
+        "DefaultCertificateArn".into(),
+        o.default_certificate.clone(),
+    );
 
     let attr = |k: &str, v: serde_json::Value| json!({ "Key": k, "Value": v });
     t.resource(
@@ -106,13 +131,33 @@ pub fn edge(o: &EdgeOptions) -> StackSpec {
         }),
     );
     t.output("LoadBalancerArn", r("LoadBalancer"), "The shard's ALB.");
-    t.output("LoadBalancerDnsName", ga("LoadBalancer", "DNSName"), "DNS name to point the sites' CNAME/alias records at.");
+    t.output(
+        "LoadBalancerDnsName",
+        ga("LoadBalancer", "DNSName"),
+        "DNS name to point the sites' CNAME/alias records at.",
+    );
     t.output(
         "CanonicalHostedZoneId",
         ga("LoadBalancer", "CanonicalHostedZoneID"),
         "Hosted zone of the ALB, for Route 53 alias records.",
     );
-    t.output("LoadBalancerFullName", ga("LoadBalancer", "LoadBalancerFullName"), "ALB name used by CloudWatch metrics.");
-    t.output("HttpsListenerArn", r("HttpsListener"), "The HTTPS listener site stacks add rules and certificates to.");
-    spec(name, StackKind::Edge, t.finish(), params, &o.stack, &o.tags, &[])
+    t.output(
+        "LoadBalancerFullName",
+        ga("LoadBalancer", "LoadBalancerFullName"),
+        "ALB name used by CloudWatch metrics.",
+    );
+    t.output(
+        "HttpsListenerArn",
+        r("HttpsListener"),
+        "The HTTPS listener site stacks add rules and certificates to.",
+    );
+    spec(
+        name,
+        StackKind::Edge,
+        t.finish(),
+        params,
+        &o.stack,
+        &o.tags,
+        &[],
+    )
 }

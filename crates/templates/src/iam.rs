@@ -34,14 +34,19 @@ pub(crate) fn trust(service: &str, source_arn: Option<Value>, confused_deputy: b
 pub(crate) fn ecs_tasks_trust() -> Value {
     trust(
         "ecs-tasks.amazonaws.com",
-        Some(sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*")),
+        Some(sub(
+            "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*",
+        )),
         true,
     )
 }
 
 /// An Allow statement.
 pub(crate) fn allow(sid: &str, actions: &[&str], resources: Value) -> Value {
-    debug_assert!(actions.iter().all(|a| !a.contains('*')), "wildcard action in {sid}");
+    debug_assert!(
+        actions.iter().all(|a| !a.contains('*')),
+        "wildcard action in {sid}"
+    );
     json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources })
 }
 
@@ -79,7 +84,11 @@ pub(crate) fn ecr_pull(repositories: &[String]) -> Vec<Value> {
         allow("EcrLogin", &["ecr:GetAuthorizationToken"], json!("*")),
         allow(
             "EcrPull",
-            &["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            &[
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
             Value::Array(arns),
         ),
     ]

@@ -78,7 +78,10 @@ impl ParameterValue {
 
     /// An output of the stack `stack`.
     pub fn from_output(stack: impl Into<String>, output: impl Into<String>) -> Self {
-        ParameterValue::FromOutput { stack: stack.into(), output: output.into() }
+        ParameterValue::FromOutput {
+            stack: stack.into(),
+            output: output.into(),
+        }
     }
 }
 
@@ -161,5 +164,12 @@ pub(crate) fn spec(
             .unwrap_or(true),
         "every parameter without a default has a value in {name}"
     );
-    StackSpec { name, kind, template, parameters, tags: all_tags, depends_on }
+    StackSpec {
+        name,
+        kind,
+        template,
+        parameters,
+        tags: all_tags,
+        depends_on,
+    }
 }

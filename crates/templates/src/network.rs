@@ -49,10 +49,15 @@ pub fn network(o: &NetworkOptions) -> StackSpec {
     params.insert(
         "AvailabilityZones".to_string(),
         crate::ParameterValue::literal(
-            o.zones.iter().map(|z| z.az.as_str()).collect::<Vec<_>>().join(","),
+            o.zones
+                .iter()
+                .map(|z| z.az.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
         ),
     );
-    let name_tag = |suffix: &str| tag_list(&[("Name", sub(&format!("${{AWS::StackName}}-{suffix}")))]);
+    let name_tag =
+        |suffix: &str| tag_list(&[("Name", sub(&format!("${{AWS::StackName}}-{suffix}")))]);
 
     t.resource(
         "Vpc",
@@ -64,7 +69,11 @@ pub fn network(o: &NetworkOptions) -> StackSpec {
             "Tags": name_tag("vpc"),
         }),
     );
-    t.resource("InternetGateway", "AWS::EC2::InternetGateway", json!({ "Tags": name_tag("igw") }));
+    t.resource(
+        "InternetGateway",
+        "AWS::EC2::InternetGateway",
+        json!({ "Tags": name_tag("igw") }),
+    );
     t.resource(
         "InternetGatewayAttachment",
         "AWS::EC2::VPCGatewayAttachment",
@@ -194,9 +203,21 @@ pub fn network(o: &NetworkOptions) -> StackSpec {
         "Private subnets, one per AZ, comma-separated in AZ order.",
     );
     for sg in SECURITY_GROUPS {
-        t.output(&format!("{sg}Id"), ga(sg, "GroupId"), &format!("Security group {sg}."));
+        t.output(
+            &format!("{sg}Id"),
+            ga(sg, "GroupId"),
+            &format!("Security group {sg}."),
+        );
     }
-    spec(name, StackKind::Network, t.finish(), params, &o.stack, &o.tags, &[])
+    spec(
+        name,
+        StackKind::Network,
+        t.finish(),
+        params,
+        &o.stack,
+        &o.tags,
+        &[],
+    )
 }
 
 fn flow_logs(t: &mut Template, o: &NetworkOptions) {
@@ -357,7 +378,11 @@ fn security_groups(t: &mut Template, o: &NetworkOptions) {
         "InstanceIngressFromSftp",
         "InstanceSecurityGroup",
         "SftpSecurityGroup",
-        tcp(lo, hi, "SFTP tasks on ECS dynamic host ports from the SFTP load balancer"),
+        tcp(
+            lo,
+            hi,
+            "SFTP tasks on ECS dynamic host ports from the SFTP load balancer",
+        ),
     );
     ingress(
         t,
@@ -385,8 +410,16 @@ fn security_groups(t: &mut Template, o: &NetworkOptions) {
         tcp(3306, 3306, "MySQL protocol from the container instances"),
     );
     for (id, to, rule) in [
-        ("InstanceEgressToEfs", "EfsSecurityGroup", tcp(2049, 2049, "NFS to the EFS mount targets")),
-        ("InstanceEgressToDatabase", "DatabaseSecurityGroup", tcp(3306, 3306, "MySQL protocol to RDS")),
+        (
+            "InstanceEgressToEfs",
+            "EfsSecurityGroup",
+            tcp(2049, 2049, "NFS to the EFS mount targets"),
+        ),
+        (
+            "InstanceEgressToDatabase",
+            "DatabaseSecurityGroup",
+            tcp(3306, 3306, "MySQL protocol to RDS"),
+        ),
     ] {
         let mut props = rule;
         props["GroupId"] = ga("InstanceSecurityGroup", "GroupId");

@@ -256,10 +256,18 @@ pub struct TmpfsMount {
 /// The tmpfs mounts Apache and PHP need under a read-only root file system (run/lock files, temp
 /// files). Uploads go to `/sites/<site>/tmp` on EFS.
 pub fn default_php_tmpfs() -> Vec<TmpfsMount> {
-    [("/tmp", 256), ("/var/run/apache2", 8), ("/var/lock/apache2", 8), ("/var/cache/apache2", 32)]
-        .iter()
-        .map(|(p, s)| TmpfsMount { path: (*p).into(), size_mib: *s })
-        .collect()
+    [
+        ("/tmp", 256),
+        ("/var/run/apache2", 8),
+        ("/var/lock/apache2", 8),
+        ("/var/cache/apache2", 32),
+    ]
+    .iter()
+    .map(|(p, s)| TmpfsMount {
+        path: (*p).into(),
+        size_mib: *s,
+    })
+    .collect()
 }
 
 /// Options of one `<stack>-site-<site>` stack.

@@ -24,12 +24,21 @@ pub const SITE_MOUNT_PATH: &str = "/srv/site";
 fn secret_resource(arn: &str) -> (bool, String) {
     let parts: Vec<&str> = arn.split(':').collect();
     let is_ssm = parts.get(2) == Some(&"ssm");
-    if is_ssm { (true, arn.to_string()) } else { (false, parts[..parts.len().min(7)].join(":")) }
+    if is_ssm {
+        (true, arn.to_string())
+    } else {
+        (false, parts[..parts.len().min(7)].join(":"))
+    }
 }
 
 /// Builds the stack of one site.
 pub fn site(o: &SiteOptions) -> StackSpec {
-    debug_assert!(o.rules.iter().any(|rule| rule.action == RuleAction::Forward), "a forward rule");
+    debug_assert!(
+        o.rules
+            .iter()
+            .any(|rule| rule.action == RuleAction::Forward),
+        "a forward rule"
+    );
     let name = site_stack_name(&o.stack, &o.site);
     let network = network_stack_name(&o.stack);
     let data = data_stack_name(&o.stack);
@@ -41,7 +50,11 @@ pub fn site(o: &SiteOptions) -> StackSpec {
         o.site,
         o.stack,
         o.shard,
-        if o.database.is_some() { ", database secret" } else { "" }
+        if o.database.is_some() {
+            ", database secret"
+        } else {
+            ""
+        }
     ));
     let mut params = BTreeMap::new();
     let mut from = |t: &mut Template, p: &str, ty: &str, stack: &str, desc: &str| {
@@ -49,28 +62,98 @@ pub fn site(o: &SiteOptions) -> StackSpec {
         params.insert(p.to_string(), ParameterValue::from_output(stack, p));
     };
     from(&mut t, "VpcId", "AWS::EC2::VPC::Id", &network, "The VPC.");
-    from(&mut t, "FileSystemId", "String", &data, "The sites' EFS file system.");
+    from(
+        &mut t,
+        "FileSystemId",
+        "String",
+        &data,
+        "The sites' EFS file system.",
+    );
     from(&mut t, "KmsKeyArn", "String", &data, "The stack's KMS key.");
-    from(&mut t, "SessionsTableName", "String", &data, "The PHP sessions table.");
-    from(&mut t, "SessionsTableArn", "String", &data, "ARN of the PHP sessions table.");
+    from(
+        &mut t,
+        "SessionsTableName",
+        "String",
+        &data,
+        "The PHP sessions table.",
+    );
+    from(
+        &mut t,
+        "SessionsTableArn",
+        "String",
+        &data,
+        "ARN of the PHP sessions table.",
+    );
     if o.database.is_some() {
-        from(&mut t, "DatabaseEndpointAddress", "String", &data, "Database host name.");
-        from(&mut t, "DatabaseEndpointPort", "String", &data, "Database port.");
+        from(
+            &mut t,
+            "DatabaseEndpointAddress",
+            "String",
+            &data,
+            "Database host name.",
+        );
+        from(
+            &mut t,
+            "DatabaseEndpointPort",
+            "String",
+            &data,
+            "Database port.",
+        );
     }
-    from(&mut t, "ClusterName", "String", &cluster, "The ECS cluster.");
-    from(&mut t, "CapacityProviderName", "String", &cluster, "The cluster's capacity provider.");
-    from(&mut t, "HttpsListenerArn", "String", &edge, "HTTPS listener of the site's ALB shard.");
-    t.param("ImageRepository", "String", "Repository of the site's PHP image.");
-    params.insert("ImageRepository".into(), ParameterValue::literal(&o.image.repository));
-    t.param("ImageTag", "String", "Tag of the site's PHP image, changed on every deploy.");
+    from(
+        &mut t,
+        "ClusterName",
+        "String",
+        &cluster,
+        "The ECS cluster.",
+    );
+    from(
+        &mut t,
+        "CapacityProviderName",
+        "String",
+        &cluster,
+        "The cluster's capacity provider.",
+    );
+    from(
+        &mut t,
+        "HttpsListenerArn",
+        "String",
+        &edge,
+        "HTTPS listener of the site's ALB shard.",
+    );
+    t.param(
+        "ImageRepository",
+        "String",
+        "Repository of the site's PHP image.",
+    );
+    params.insert(
+        "ImageRepository".into(),
+        ParameterValue::literal(&o.image.repository),
+    );
+    t.param(
+        "ImageTag",
+        "String",
+        "Tag of the site's PHP image, changed on every deploy.",
+    );
     params.insert("ImageTag".into(), ParameterValue::literal(&o.image.tag));
-    t.param("DesiredCount", "Number", "Tasks to run now (the deployer passes the current count).");
+    t.param(
+        "DesiredCount",
+        "Number",
+        "Tasks to run now (the deployer passes the current count).",
+    );
     t.param_extra("DesiredCount", "MinValue", json!(o.min_tasks));
     t.param_extra("DesiredCount", "MaxValue", json!(o.max_tasks));
-    params.insert("DesiredCount".into(), ParameterValue::literal(o.desired_count.to_string()));
+    params.insert(
+        "DesiredCount".into(),
+        ParameterValue::literal(o.desired_count.to_string()),
+    );
     for (i, cert) in o.certificates.iter().enumerate() {
         let p = format!("CertificateArn{}", i + 1);
-        t.param(&p, "String", "ARN of an ACM certificate of the site's host names (issued at deploy time).");
+        t.param(
+            &p,
+            "String",
+            "ARN of an ACM certificate of the site's host names (issued at deploy time).",
+        );
         t.param_extra(&p, "AllowedPattern", json!("^arn:aws[a-z-]*:acm:.+"));
         params.insert(p, cert.clone());
     }
@@ -80,7 +163,8 @@ pub fn site(o: &SiteOptions) -> StackSpec {
         "LogGroup",
         "AWS::Logs::LogGroup",
         json!({ "LogGroupName": log_group_name, "RetentionInDays": o.log_retention_days, "KmsKeyId": r("KmsKeyArn") }),
-    );
+    )
+    .delete();
     t.resource(
         "AccessPoint",
         "AWS::EFS::AccessPoint",
@@ -122,24 +206,56 @@ pub fn site(o: &SiteOptions) -> StackSpec {
     routing(&mut t, o);
     service(&mut t, o);
 
-    t.output("ServiceName", ga("Service", "Name"), "The site's ECS service.");
-    t.output("TargetGroupFullName", ga("TargetGroup", "TargetGroupFullName"), "Target group name used by CloudWatch metrics.");
+    t.output(
+        "ServiceName",
+        ga("Service", "Name"),
+        "The site's ECS service.",
+    );
+    t.output(
+        "TargetGroupFullName",
+        ga("TargetGroup", "TargetGroupFullName"),
+        "Target group name used by CloudWatch metrics.",
+    );
     t.output("LogGroupName", r("LogGroup"), "The site's log group.");
-    t.output("AccessPointId", r("AccessPoint"), "EFS access point of the site folder.");
+    t.output(
+        "AccessPointId",
+        r("AccessPoint"),
+        "EFS access point of the site folder.",
+    );
     if o.database.is_some() {
-        t.output("DatabaseSecretArn", r("DatabaseSecret"), "The site's database credentials.");
+        t.output(
+            "DatabaseSecretArn",
+            r("DatabaseSecret"),
+            "The site's database credentials.",
+        );
     }
-    spec(name, StackKind::Site, t.finish(), params, &o.stack, &o.tags, &[("idealstack:site", o.site.as_str())])
+    spec(
+        name,
+        StackKind::Site,
+        t.finish(),
+        params,
+        &o.stack,
+        &o.tags,
+        &[("idealstack:site", o.site.as_str())],
+    )
 }
 
 fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
-    let mut exec = vec![allow("WriteLogs", &["logs:CreateLogStream", "logs:PutLogEvents"], json!([ga("LogGroup", "Arn")]))];
+    let mut exec = vec![allow(
+        "WriteLogs",
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        json!([ga("LogGroup", "Arn")]),
+    )];
     exec.extend(ecr_pull(&o.ecr_repositories));
     let mut secret_arns: Vec<Value> = Vec::new();
     let mut ssm_arns: Vec<Value> = Vec::new();
     for arn in o.secrets.values() {
         let (is_ssm, resource) = secret_resource(arn);
-        let list = if is_ssm { &mut ssm_arns } else { &mut secret_arns };
+        let list = if is_ssm {
+            &mut ssm_arns
+        } else {
+            &mut secret_arns
+        };
         if !list.contains(&json!(resource)) {
             list.push(json!(resource));
         }
@@ -148,10 +264,18 @@ fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
         secret_arns.push(r("DatabaseSecret"));
     }
     if !secret_arns.is_empty() {
-        exec.push(allow("ReadItsSecrets", &["secretsmanager:GetSecretValue"], Value::Array(secret_arns)));
+        exec.push(allow(
+            "ReadItsSecrets",
+            &["secretsmanager:GetSecretValue"],
+            Value::Array(secret_arns),
+        ));
     }
     if !ssm_arns.is_empty() {
-        exec.push(allow("ReadItsParameters", &["ssm:GetParameters"], Value::Array(ssm_arns)));
+        exec.push(allow(
+            "ReadItsParameters",
+            &["ssm:GetParameters"],
+            Value::Array(ssm_arns),
+        ));
     }
     if o.database.is_some() {
         exec.push(allow_if(
@@ -175,8 +299,11 @@ fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
         allow_if(
             "OwnSessionsOnly",
             &[
-                "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-                "dynamodb:PutItem", "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
             ],
             json!([r("SessionsTableArn")]),
             json!({
@@ -186,8 +313,13 @@ fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
         ),
         allow_if(
             "MountItsSiteFolder",
-            &["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
-            json!([sub("arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystemId}")]),
+            &[
+                "elasticfilesystem:ClientMount",
+                "elasticfilesystem:ClientWrite",
+            ],
+            json!([sub(
+                "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystemId}"
+            )]),
             json!({ "StringEquals": { "elasticfilesystem:AccessPointArn": ga("AccessPoint", "Arn") } }),
         ),
         allow_if(
@@ -221,28 +353,47 @@ fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
 }
 
 fn task_definition(t: &mut Template, o: &SiteOptions) {
-    let mut env: BTreeMap<String, Value> =
-        o.environment.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let mut env: BTreeMap<String, Value> = o
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     env.insert("IDEALSTACK_STACK".into(), json!(o.stack));
     env.insert("IDEALSTACK_SITE".into(), json!(o.site));
     env.insert("IDEALSTACK_SITE_ROOT".into(), json!(SITE_MOUNT_PATH));
     env.insert("IDEALSTACK_SESSION_TABLE".into(), r("SessionsTableName"));
-    env.insert("IDEALSTACK_SESSION_PREFIX".into(), json!(format!("{}:", o.site)));
+    env.insert(
+        "IDEALSTACK_SESSION_PREFIX".into(),
+        json!(format!("{}:", o.site)),
+    );
     env.insert("AWS_REGION".into(), r("AWS::Region"));
     if let Some(email) = &o.email {
         env.insert("IDEALSTACK_MAIL_DOMAIN".into(), json!(email.identity));
     }
-    let environment: Vec<Value> =
-        env.into_iter().map(|(k, v)| json!({ "Name": k, "Value": v })).collect();
-    let mut secrets: BTreeMap<String, Value> =
-        o.secrets.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let environment: Vec<Value> = env
+        .into_iter()
+        .map(|(k, v)| json!({ "Name": k, "Value": v }))
+        .collect();
+    let mut secrets: BTreeMap<String, Value> = o
+        .secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     if o.database.is_some() {
-        for (var, field) in [("DB_HOST", "host"), ("DB_NAME", "dbname"), ("DB_USER", "username"), ("DB_PASSWORD", "password"), ("DB_PORT", "port")] {
+        for (var, field) in [
+            ("DB_HOST", "host"),
+            ("DB_NAME", "dbname"),
+            ("DB_USER", "username"),
+            ("DB_PASSWORD", "password"),
+            ("DB_PORT", "port"),
+        ] {
             secrets.insert(var.into(), sub(&format!("${{DatabaseSecret}}:{field}::")));
         }
     }
-    let secrets: Vec<Value> =
-        secrets.into_iter().map(|(k, v)| json!({ "Name": k, "ValueFrom": v })).collect();
+    let secrets: Vec<Value> = secrets
+        .into_iter()
+        .map(|(k, v)| json!({ "Name": k, "ValueFrom": v }))
+        .collect();
     let tmpfs: Vec<Value> = o
         .tmpfs
         .iter()

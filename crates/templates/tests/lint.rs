@@ -27,12 +27,23 @@ fn write_all(dir: &Path) -> Vec<String> {
 fn cfn_lint_and_checkov_pass_every_template() {
     let dir = scratch_dir("templates-lint");
     let files = write_all(dir.path());
-    assert!(files.len() >= 15, "the fixtures render every stack kind several times");
+    assert!(
+        files.len() >= 15,
+        "the fixtures render every stack kind several times"
+    );
 
     let cfn_lint = venv_tool("cfn-lint");
     let out = Command::new(&cfn_lint)
         .current_dir(dir.path())
-        .args(["--non-zero-exit-code", "warning", "--format", "parseable", "--regions", "us-east-1", "--"])
+        // Errors and warnings, plus the informational I3011: explicit DeletionPolicy and
+        // UpdateReplacePolicy on every stateful resource.
+        .args([
+            "--non-zero-exit-code",
+            "informational",
+            "--include-checks",
+            "I3011",
+        ])
+        .args(["--format", "parseable", "--regions", "us-east-1", "--"])
         .args(&files)
         .output()
         .expect("run cfn-lint");
@@ -51,7 +62,13 @@ fn cfn_lint_and_checkov_pass_every_template() {
     let out = Command::new(&checkov)
         .args(["-d"])
         .arg(dir.path())
-        .args(["--framework", "cloudformation", "--compact", "--output", "json"])
+        .args([
+            "--framework",
+            "cloudformation",
+            "--compact",
+            "--output",
+            "json",
+        ])
         .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
         .env("BC_SKIP_MAPPING", "TRUE")
         .output()
@@ -76,7 +93,10 @@ fn cfn_lint_and_checkov_pass_every_template() {
         let results = &report["results"];
         passed += results["passed_checks"].as_array().map_or(0, Vec::len);
         resources += report["summary"]["resource_count"].as_u64().unwrap_or(0);
-        assert_eq!(report["summary"]["parsing_errors"], 0, "checkov could not parse a template");
+        assert_eq!(
+            report["summary"]["parsing_errors"], 0,
+            "checkov could not parse a template"
+        );
         for check in results["failed_checks"].as_array().into_iter().flatten() {
             failures.push(format!(
                 "{} {} in {} ({})",
@@ -87,16 +107,29 @@ fn cfn_lint_and_checkov_pass_every_template() {
             ));
         }
         for check in results["skipped_checks"].as_array().into_iter().flatten() {
-            let comment = check["check_result"]["suppress_comment"].as_str().unwrap_or("");
-            skipped.push((check["check_id"].as_str().unwrap_or("?").to_string(), comment.to_string()));
+            let comment = check["check_result"]["suppress_comment"]
+                .as_str()
+                .unwrap_or("");
+            skipped.push((
+                check["check_id"].as_str().unwrap_or("?").to_string(),
+                comment.to_string(),
+            ));
         }
     }
-    assert!(failures.is_empty(), "checkov failed {} checks:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "checkov failed {} checks:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(
         passed > 500 && resources > 300,
         "checkov ran its checks ({passed} passed over {resources} resources); output:\n{stdout}"
     );
     for (id, comment) in &skipped {
-        assert!(comment.len() > 30, "checkov skip {id} needs a real reason, got {comment:?}");
+        assert!(
+            comment.len() > 30,
+            "checkov skip {id} needs a real reason, got {comment:?}"
+        );
     }
 }

@@ -29,7 +29,10 @@ fn zones(n: usize) -> Vec<ZoneSubnets> {
 }
 
 fn image(repo: &str, tag: &str) -> ImageRef {
-    ImageRef { repository: repo.into(), tag: tag.into() }
+    ImageRef {
+        repository: repo.into(),
+        tag: tag.into(),
+    }
 }
 
 pub fn network_opts(stack: &str, azs: usize, nat: NatMode) -> NetworkOptions {
@@ -98,7 +101,11 @@ pub fn cluster_opts(stack: &str, has_database: bool, retention: u32, ecr: bool) 
         target_capacity_percent: 90,
         php_image: image("public.ecr.aws/idealstack/php", "8.3-0.1.0"),
         idealstack_image: image("public.ecr.aws/idealstack/idealstack", "0.1.0"),
-        ecr_repositories: if ecr { vec!["idealstack/php".into(), "idealstack/idealstack".into()] } else { vec![] },
+        ecr_repositories: if ecr {
+            vec!["idealstack/php".into(), "idealstack/idealstack".into()]
+        } else {
+            vec![]
+        },
         health_check_port: 8099,
         health_check_path: "/_idealstack/health".into(),
         sftp_port: 22,
@@ -118,22 +125,33 @@ pub fn edge_opts(stack: &str, shard: u32) -> EdgeOptions {
             "arn:aws:acm:us-east-1:123456789012:certificate/0b7a3c59-1111-2222-3333-444455556666",
         ),
         idle_timeout_seconds: 60,
-        desync_mitigation: if shard == 0 { DesyncMode::Defensive } else { DesyncMode::Strictest },
+        desync_mitigation: if shard == 0 {
+            DesyncMode::Defensive
+        } else {
+            DesyncMode::Strictest
+        },
     }
 }
 
 /// A site; `domains` host names, forward rules of up to 5 hosts each, a www redirect rule.
-pub fn site_opts(
-    stack: &str,
-    site: &str,
-    shard: u32,
-    uid: u32,
-    domains: usize,
-    db: bool,
-    email: bool,
-    retention: u32,
-) -> SiteOptions {
-    let hosts: Vec<String> = (0..domains).map(|i| format!("{site}{i}.example.com")).collect();
+/// What varies between fixture sites.
+pub struct SiteCase {
+    pub domains: usize,
+    pub db: bool,
+    pub email: bool,
+    pub retention: u32,
+}
+
+pub fn site_opts(stack: &str, site: &str, shard: u32, uid: u32, case: SiteCase) -> SiteOptions {
+    let SiteCase {
+        domains,
+        db,
+        email,
+        retention,
+    } = case;
+    let hosts: Vec<String> = (0..domains)
+        .map(|i| format!("{site}{i}.example.com"))
+        .collect();
     let mut rules: Vec<ListenerRule> = hosts
         .chunks(5)
         .enumerate()
@@ -146,7 +164,9 @@ pub fn site_opts(
     rules.push(ListenerRule {
         priority: 40000 + uid - 20000,
         hosts: vec![format!("www.{site}0.example.com")],
-        action: RuleAction::Redirect { host: format!("{site}0.example.com") },
+        action: RuleAction::Redirect {
+            host: format!("{site}0.example.com"),
+        },
     });
     let certificates = (0..domains.div_ceil(10))
         .map(|i| {
@@ -174,13 +194,22 @@ pub fn site_opts(
         secrets: BTreeMap::from([
             (
                 "STRIPE_KEY".into(),
-                "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-stripe-AbCdEf:key::".into(),
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop-stripe-AbCdEf:key::"
+                    .into(),
             ),
-            ("API_TOKEN".into(), "arn:aws:ssm:us-east-1:123456789012:parameter/shop/api-token".into()),
+            (
+                "API_TOKEN".into(),
+                "arn:aws:ssm:us-east-1:123456789012:parameter/shop/api-token".into(),
+            ),
         ]),
         health_check_path: "/_idealstack/health".into(),
-        database: db.then(|| SiteDatabase { name: format!("{site}_db"), user: format!("{site}_user") }),
-        email: email.then(|| SiteEmail { identity: format!("{site}0.example.com") }),
+        database: db.then(|| SiteDatabase {
+            name: format!("{site}_db"),
+            user: format!("{site}_user"),
+        }),
+        email: email.then(|| SiteEmail {
+            identity: format!("{site}0.example.com"),
+        }),
         rules,
         certificates,
         tmpfs: default_php_tmpfs(),
@@ -198,8 +227,30 @@ pub fn scenarios() -> Vec<Scenario> {
                 data(&data_opts("small", 2, Some(DbEngine::Mysql), 30)),
                 cluster(&cluster_opts("small", true, 30, false)),
                 edge(&edge_opts("small", 0)),
-                site(&site_opts("small", "blog", 0, 20000, 2, true, false, 30)),
-                site(&site_opts("small", "static", 0, 20001, 1, false, false, 30)),
+                site(&site_opts(
+                    "small",
+                    "blog",
+                    0,
+                    20000,
+                    SiteCase {
+                        domains: 2,
+                        db: true,
+                        email: false,
+                        retention: 30,
+                    },
+                )),
+                site(&site_opts(
+                    "small",
+                    "static",
+                    0,
+                    20001,
+                    SiteCase {
+                        domains: 1,
+                        db: false,
+                        email: false,
+                        retention: 30,
+                    },
+                )),
             ],
         },
         Scenario {
@@ -210,8 +261,30 @@ pub fn scenarios() -> Vec<Scenario> {
                 cluster(&cluster_opts("large", true, 365, true)),
                 edge(&edge_opts("large", 0)),
                 edge(&edge_opts("large", 3)),
-                site(&site_opts("large", "shop", 3, 20010, 95, true, true, 365)),
-                site(&site_opts("large", "news", 0, 20011, 3, false, true, 365)),
+                site(&site_opts(
+                    "large",
+                    "shop",
+                    3,
+                    20010,
+                    SiteCase {
+                        domains: 95,
+                        db: true,
+                        email: true,
+                        retention: 365,
+                    },
+                )),
+                site(&site_opts(
+                    "large",
+                    "news",
+                    0,
+                    20011,
+                    SiteCase {
+                        domains: 3,
+                        db: false,
+                        email: true,
+                        retention: 365,
+                    },
+                )),
             ],
         },
         Scenario {
@@ -221,7 +294,18 @@ pub fn scenarios() -> Vec<Scenario> {
                 data(&data_opts("nodb", 2, None, 90)),
                 cluster(&cluster_opts("nodb", false, 90, false)),
                 edge(&edge_opts("nodb", 0)),
-                site(&site_opts("nodb", "brochure", 0, 20000, 4, false, false, 90)),
+                site(&site_opts(
+                    "nodb",
+                    "brochure",
+                    0,
+                    20000,
+                    SiteCase {
+                        domains: 4,
+                        db: false,
+                        email: false,
+                        retention: 90,
+                    },
+                )),
             ],
         },
     ]
