@@ -106,9 +106,9 @@ impl Plan {
             }
             let s = per_shard.entry(a.shard).or_default();
             s.0.insert(name);
-            s.1 += 1;
-            s.2 += a.rules.len() as u32;
-            s.3 += a.certificates.len() as u32;
+            s.1 = s.1.saturating_add(1);
+            s.2 = s.2.saturating_add(a.rules.len() as u32);
+            s.3 = s.3.saturating_add(a.certificates.len() as u32);
         }
 
         for used in priorities.values() {
@@ -150,19 +150,19 @@ impl Plan {
                 (
                     "target groups",
                     shard.target_groups,
-                    tgs + r.target_groups,
+                    tgs.saturating_add(r.target_groups),
                     quotas.target_groups_per_alb,
                 ),
                 (
                     "rules",
                     shard.rules,
-                    rules + r.rules,
+                    rules.saturating_add(r.rules),
                     quotas.rules_per_listener,
                 ),
                 (
                     "certificates",
                     shard.certificates,
-                    certs + r.certificates,
+                    certs.saturating_add(r.certificates),
                     quotas.certificates_per_listener,
                 ),
             ];

@@ -546,10 +546,12 @@ fn allocate_uids(
     prior: &Prior,
     notes: &mut Vec<Note>,
 ) -> Result<(BTreeMap<String, u32>, u32), PlanError> {
+    // A uid is valid in FIRST_UID..u32::MAX: u32::MAX itself would leave no high-water mark above.
+    let valid = |uid: u32| (FIRST_UID..u32::MAX).contains(&uid);
     let mut next = prior.next_uid.max(FIRST_UID);
     for a in prior.sites.values() {
-        if a.uid >= FIRST_UID {
-            next = next.max(a.uid.saturating_add(1));
+        if valid(a.uid) {
+            next = next.max(a.uid + 1);
         }
     }
     let mut uids = BTreeMap::new();
@@ -557,7 +559,7 @@ fn allocate_uids(
     let mut fresh = Vec::new();
     for &name in needs.keys() {
         match prior.sites.get(name) {
-            Some(a) if a.uid >= FIRST_UID && !seen.contains_key(&a.uid) => {
+            Some(a) if valid(a.uid) && !seen.contains_key(&a.uid) => {
                 seen.insert(a.uid, name);
                 uids.insert(name.to_owned(), a.uid);
             }
@@ -568,8 +570,9 @@ fn allocate_uids(
                         a.uid
                     ),
                     None => format!(
-                        "uid {} is below {FIRST_UID}; a fresh uid is allocated",
-                        a.uid
+                        "uid {} is outside {FIRST_UID}..{}; a fresh uid is allocated",
+                        a.uid,
+                        u32::MAX
                     ),
                 };
                 notes.push(Note::PriorRepaired {

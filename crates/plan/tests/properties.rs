@@ -242,3 +242,79 @@ proptest! {
         }
     }
 }
+
+/// A damaged or hand-edited prior: random shards, uids (some below 20000, some duplicated, some
+/// at the top of the range), priorities anywhere in and out of 1..=50000, hosts that do not match.
+fn damaged_prior(names: Vec<String>) -> impl Strategy<Value = Prior> {
+    let n = names.len();
+    let assignment = (
+        0u32..6,
+        prop_oneof![0u32..20_010, Just(u32::MAX), Just(u32::MAX - 1)],
+        prop::collection::vec(
+            (
+                0u32..60_000,
+                prop::bool::ANY,
+                prop::collection::vec("[a-z*.]{1,12}", 0..4),
+            ),
+            0..5,
+        ),
+        prop::collection::vec(prop::collection::vec("[a-z.]{1,8}", 0..3), 0..3),
+    )
+        .prop_map(
+            |(shard, uid, rules, certificates)| idealstack_plan::SiteAssignment {
+                shard,
+                uid,
+                rules: rules
+                    .into_iter()
+                    .map(|(priority, forward, hosts)| idealstack_plan::Rule {
+                        priority,
+                        action: if forward {
+                            idealstack_plan::RuleAction::Forward
+                        } else {
+                            idealstack_plan::RuleAction::RedirectToPrimary
+                        },
+                        hosts,
+                    })
+                    .collect(),
+                certificates,
+            },
+        );
+    (
+        prop::collection::vec(assignment, n..=n),
+        prop_oneof![Just(0u32), 0u32..30_000, Just(u32::MAX)],
+    )
+        .prop_map(move |(assignments, next_uid)| Prior {
+            sites: names.iter().cloned().zip(assignments).collect(),
+            next_uid,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Whatever the prior holds, the planner never panics, and either plans within every invariant
+    /// or says the uid space is exhausted (the only error a prior alone can cause).
+    #[test]
+    fn a_damaged_prior_never_breaks_an_invariant(
+        (set, prior) in sites().prop_flat_map(|set| {
+            let mut names: Vec<String> = set.keys().map(|k| format!("s{k}")).collect();
+            names.push("gone".to_owned());
+            (Just(set), damaged_prior(names))
+        }),
+        q in quotas(),
+    ) {
+        let sites = demands(&set);
+        let q = fit(q, &sites);
+        let input = PlanInput { sites: sites.clone(), quotas: q, prior, ..Default::default() };
+        match plan(&input) {
+            Ok(p) => {
+                p.check(&q).map_err(|e| TestCaseError::fail(format!("invariant broken: {e}")))?;
+                // Once repaired, the plan is stable.
+                let again = planned(sites, q, Prior::from(&p))?;
+                prop_assert_eq!(&again.sites, &p.sites);
+            }
+            Err(idealstack_plan::PlanError::UidsExhausted { .. }) => {}
+            Err(e) => prop_assert!(false, "unexpected error: {}", e),
+        }
+    }
+}
