@@ -318,3 +318,57 @@ proptest! {
         }
     }
 }
+
+/// Mostly valid host names (exact and wildcard), sometimes anything.
+fn host() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => "[a-z]{1,3}(\\.[a-z]{1,3}){0,2}",
+        3 => "\\*\\.[a-z]{1,2}(\\.[a-z]{1,2}){0,1}",
+        1 => "[a-zA-Z0-9*?.-]{0,6}",
+    ]
+}
+
+/// A quota from 1 to `max`, rarely 0.
+fn quota(max: u32) -> impl Strategy<Value = u32> {
+    prop_oneof![39 => 1..=max, 1 => Just(0u32)]
+}
+
+/// A per-shard reserve: mostly none.
+fn reserve() -> impl Strategy<Value = u32> {
+    prop_oneof![4 => Just(0u32), 1 => 1u32..=2]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Arbitrary names, hosts and quotas: an error or a plan within every invariant, never a panic.
+    #[test]
+    fn arbitrary_input_never_panics(
+        raw in prop::collection::vec(
+            (
+                prop_oneof![19 => "[a-z]{2,3}", 1 => "[a-z]{0,1}"],
+                prop_oneof![9 => prop::collection::vec(host(), 1..4), 1 => prop::collection::vec(host(), 0..1)],
+                prop::collection::vec(host(), 0..3),
+            ),
+            0..8,
+        ),
+        q in (quota(4), quota(8), quota(4), quota(3), quota(3), reserve(), reserve())
+    ) {
+        let sites: Vec<SiteDemand> = raw
+            .into_iter()
+            .map(|(name, serve_hosts, redirect_hosts)| SiteDemand { name, serve_hosts, redirect_hosts })
+            .collect();
+        let quotas = Quotas {
+            target_groups_per_alb: q.0,
+            rules_per_listener: q.1,
+            certificates_per_listener: q.2,
+            values_per_condition: q.3,
+            names_per_certificate: q.4,
+        };
+        let reserve = idealstack_plan::Reserve { target_groups: q.5, rules: q.6, certificates: 0 };
+        let input = PlanInput { sites, quotas, reserve, ..Default::default() };
+        if let Ok(p) = plan(&input) {
+            p.check(&quotas).map_err(|e| TestCaseError::fail(format!("invariant broken: {e}")))?;
+        }
+    }
+}
