@@ -250,7 +250,6 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
          ECS_ENABLE_TASK_IAM_ROLE=true\n\
          ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=false\n\
          ECS_DISABLE_PRIVILEGED=true\n\
-         ECS_SELINUX_CAPABLE=false\n\
          ECS_ENABLE_SPOT_INSTANCE_DRAINING=true\n\
          ECS_CONTAINER_STOP_TIMEOUT=30s\n\
          ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION=1h\n\
@@ -590,13 +589,21 @@ fn agent(t: &mut Template, o: &ClusterOptions) {
             &["secretsmanager:GetSecretValue"],
             json!([r("DatabaseMasterSecretArn")]),
         ));
-        statements.push(allow(
+        // Site stacks create their database secrets unnamed (they are retained), tagged with
+        // the stack: the tag condition scopes the agent to this stack's site secrets.
+        statements.push(allow_if(
             "ReadSiteDatabaseSecrets",
-            &["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-            json!([sub(&format!(
-                "arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{}-site-*",
-                o.stack
-            ))]),
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+            ],
+            json!([sub(
+                "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
+            )]),
+            json!({ "StringEquals": {
+                "aws:ResourceTag/idealstack:stack": o.stack,
+                "aws:ResourceTag/idealstack:purpose": "site-database",
+            } }),
         ));
         via.push(sub("secretsmanager.${AWS::Region}.amazonaws.com"));
     }

@@ -631,3 +631,20 @@ fn database(t: &mut Template, o: &DataOptions, db: &DatabaseOptions) {
         "The RDS instance identifier.",
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_group_family_is_engine_and_major_minor() {
+        let check = |engine, version: &str, want: &str| {
+            assert_eq!(parameter_group_family(engine, version), want, "{version}");
+        };
+        check(DbEngine::Mysql, "8.0.40", "mysql8.0");
+        check(DbEngine::Mysql, "8.4.7", "mysql8.4");
+        check(DbEngine::Mysql, "8.4", "mysql8.4");
+        check(DbEngine::Mariadb, "10.11.10", "mariadb10.11");
+        check(DbEngine::Mariadb, "11.4.5", "mariadb11.4");
+    }
+}

@@ -187,7 +187,13 @@ pub fn site(o: &SiteOptions) -> StackSpec {
             "DatabaseSecret",
             "AWS::SecretsManager::Secret",
             json!({
-                "Name": sub("${AWS::StackName}/database"),
+                // Unnamed on purpose: the secret is retained when the site goes, and a fixed name
+                // would block adding a site of the same name again. The agent finds it by tag.
+                "Tags": [
+                    { "Key": "idealstack:stack", "Value": o.stack },
+                    { "Key": "idealstack:site", "Value": o.site },
+                    { "Key": "idealstack:purpose", "Value": "site-database" },
+                ],
                 "Description": format!("Database credentials of site {} (the agent creates the database and user from it).", o.site),
                 "KmsKeyId": r("KmsKeyArn"),
                 "GenerateSecretString": {
@@ -324,7 +330,12 @@ fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
         ),
         allow_if(
             "UseTheSessionsKey",
-            &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            &[
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+            ],
             json!([r("KmsKeyArn")]),
             json!({ "StringEquals": { "kms:ViaService": sub("dynamodb.${AWS::Region}.amazonaws.com") } }),
         ),
@@ -568,4 +579,22 @@ fn service(t: &mut Template, o: &SiteOptions) {
             },
         }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_references_become_iam_resources() {
+        let check = |arn: &str, ssm: bool, resource: &str| {
+            assert_eq!(secret_resource(arn), (ssm, resource.to_string()), "{arn}");
+        };
+        let secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-AbCdEf";
+        check(secret, false, secret);
+        check(&format!("{secret}:stripe::"), false, secret);
+        check(&format!("{secret}:stripe:AWSCURRENT:"), false, secret);
+        let param = "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/token";
+        check(param, true, param);
+    }
 }

@@ -378,3 +378,73 @@ fn templates_stay_within_cloudformation_limits() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn listener_rules_follow_the_site_options() {
+    let opts = support::site_opts(
+        "acme",
+        "shop",
+        2,
+        20010,
+        support::SiteCase {
+            domains: 12,
+            db: false,
+            email: false,
+            retention: 30,
+        },
+    );
+    let spec = site(&opts);
+    let res = &spec.template["Resources"];
+    assert_eq!(
+        spec.parameters["HttpsListenerArn"],
+        ParameterValue::from_output("acme-edge-2", "HttpsListenerArn")
+    );
+    for (i, rule) in opts.rules.iter().enumerate() {
+        let r = &res[format!("ListenerRule{}", i + 1)]["Properties"];
+        assert_eq!(r["Priority"], rule.priority);
+        assert_eq!(
+            r["Conditions"][0]["HostHeaderConfig"]["Values"],
+            serde_json::json!(rule.hosts)
+        );
+        let action = &r["Actions"][0];
+        match &rule.action {
+            RuleAction::Forward => assert_eq!(action["TargetGroupArn"]["Ref"], "TargetGroup"),
+            RuleAction::Redirect { host } => {
+                let c = &action["RedirectConfig"];
+                assert_eq!(
+                    (
+                        &c["Host"],
+                        &c["Path"],
+                        &c["Query"],
+                        &c["StatusCode"],
+                        &c["Protocol"]
+                    ),
+                    (
+                        &serde_json::json!(host),
+                        &serde_json::json!("/#{path}"),
+                        &serde_json::json!("#{query}"),
+                        &serde_json::json!("HTTP_301"),
+                        &serde_json::json!("HTTPS")
+                    )
+                );
+            }
+        }
+    }
+    assert!(
+        res.get(format!("ListenerRule{}", opts.rules.len() + 1))
+            .is_none()
+    );
+    // 12 names need two certificates of up to 10 names: two ListenerCertificates.
+    assert_eq!(opts.certificates.len(), 2);
+    for i in 1..=2 {
+        let c = &res[format!("ListenerCertificate{i}")]["Properties"]["Certificates"][0]["CertificateArn"];
+        assert_eq!(c["Ref"], format!("CertificateArn{i}"));
+        assert_eq!(
+            spec.parameters[&format!("CertificateArn{i}")],
+            opts.certificates[i - 1]
+        );
+    }
+    // A site without database or email gets neither a secret nor SES permissions.
+    let text = render(&spec.template);
+    assert!(!text.contains("AWS::SecretsManager::Secret") && !text.contains("ses:SendEmail"));
+}
