@@ -20,6 +20,7 @@ mod iam;
 mod network;
 mod options;
 mod render;
+mod services;
 mod site;
 
 use std::collections::BTreeMap;

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::cfn::{Template, ga, r, sub};
-use crate::cluster::spread;
 use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline};
 use crate::options::{PHP_CONTAINER_PORT, RuleAction, SiteOptions};
+use crate::services::spread;
 use crate::{
     ParameterValue, StackKind, StackSpec, cluster_stack_name, data_stack_name, edge_stack_name,
     network_stack_name, site_stack_name, spec,

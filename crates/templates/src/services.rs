@@ -1,0 +1,473 @@
+//! The cluster's own ECS services: the PHP health daemon (one task per instance, checked by the
+//! instance health target group), the idealstack agent, and the SFTP gateway behind its network
+//! load balancer; with their roles, task definitions and the helpers site stacks share.
+
+use serde_json::{Value, json};
+
+use crate::cfn::{Template, ga, r, sub};
+use crate::cluster::{CLUSTER_ARN, ECS_AMI_PARAMETER, FS_ARN};
+use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline};
+use crate::options::{ClusterOptions, PHP_CONTAINER_PORT, default_php_tmpfs};
+
+/// An execution role that may write to `log_group` and pull from the ECR repositories.
+fn execution_role(t: &mut Template, id: &str, what: &str, log_group: &str, ecr: &[String]) {
+    let mut statements = vec![allow(
+        "WriteLogs",
+        &["logs:CreateLogStream", "logs:PutLogEvents"],
+        json!([ga(log_group, "Arn")]),
+    )];
+    statements.extend(ecr_pull(ecr));
+    t.resource(
+        id,
+        "AWS::IAM::Role",
+        json!({
+            "Description": format!("ECS task execution role of the {what}: pulls its image, writes its log group."),
+            "AssumeRolePolicyDocument": ecs_tasks_trust(),
+            "Policies": [inline("task-execution", statements)],
+        }),
+    );
+}
+
+fn awslogs(log_group: &str, prefix: &str) -> Value {
+    json!({
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": r(log_group),
+            "awslogs-region": r("AWS::Region"),
+            "awslogs-stream-prefix": prefix,
+            "mode": "non-blocking",
+            "max-buffer-size": "4m",
+        },
+    })
+}
+
+fn tmpfs() -> Value {
+    Value::Array(
+        default_php_tmpfs()
+            .iter()
+            .map(|m| json!({ "ContainerPath": m.path, "Size": m.size_mib, "MountOptions": ["noexec", "nosuid", "nodev"] }))
+            .collect(),
+    )
+}
+
+/// Spread over AZs first, then over instances.
+pub(crate) fn spread() -> Value {
+    json!([
+        { "Type": "spread", "Field": "attribute:ecs.availability-zone" },
+        { "Type": "spread", "Field": "instanceId" },
+    ])
+}
+
+pub(crate) fn health(t: &mut Template, o: &ClusterOptions) {
+    t.resource(
+        "HealthTargetGroup",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        json!({
+            "TargetType": "instance",
+            "Protocol": "TCP",
+            "Port": o.health_check_port,
+            "VpcId": r("VpcId"),
+            "HealthCheckProtocol": "HTTP",
+            "HealthCheckPath": o.health_check_path,
+            "HealthCheckPort": "traffic-port",
+            "HealthCheckIntervalSeconds": 10,
+            "HealthCheckTimeoutSeconds": 5,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 3,
+            "Matcher": { "HttpCode": "200-399" },
+            "TargetGroupAttributes": [{ "Key": "deregistration_delay.timeout_seconds", "Value": "30" }],
+        }),
+    )
+    .metadata(
+        "idealstack",
+        json!({
+            "purpose": "Instance health: every instance runs the PHP health daemon on a fixed host port; the ASG \
+                (HealthCheckType ELB, TargetGroupARNs) replaces an instance whose PHP stops answering. A target \
+                group only health-checks once a listener uses it, so the SFTP network load balancer carries a \
+                listener on the health port for it; the load balancer's security group admits only the SFTP \
+                port, so the listener is not reachable from the internet.",
+        }),
+    );
+    t.resource(
+        "HealthListener",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        json!({
+            "LoadBalancerArn": r("SftpLoadBalancer"),
+            "Port": o.health_check_port,
+            "Protocol": "TCP",
+            "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r("HealthTargetGroup") }],
+        }),
+    );
+    execution_role(
+        t,
+        "HealthExecutionRole",
+        "PHP health daemon",
+        "HealthLogGroup",
+        &o.ecr_repositories,
+    );
+    t.resource(
+        "HealthTaskDefinition",
+        "AWS::ECS::TaskDefinition",
+        json!({
+            "Family": sub("${AWS::StackName}-health"),
+            "NetworkMode": "bridge",
+            "RequiresCompatibilities": ["EC2"],
+            "ExecutionRoleArn": ga("HealthExecutionRole", "Arn"),
+            "ContainerDefinitions": [{
+                "Name": "php",
+                "Image": sub("${PhpImageRepository}:${PhpImageTag}"),
+                "Essential": true,
+                "Cpu": 64,
+                "Memory": 192,
+                "MemoryReservation": 96,
+                "User": "33:33",
+                "Privileged": false,
+                "ReadonlyRootFilesystem": true,
+                "LinuxParameters": { "InitProcessEnabled": true, "Tmpfs": tmpfs() },
+                "PortMappings": [{ "ContainerPort": PHP_CONTAINER_PORT, "HostPort": o.health_check_port, "Protocol": "tcp" }],
+                "Environment": [{ "Name": "IDEALSTACK_ROLE", "Value": "health" }],
+                "LogConfiguration": awslogs("HealthLogGroup", "health"),
+            }],
+        }),
+    );
+    t.resource(
+        "HealthService",
+        "AWS::ECS::Service",
+        json!({
+            "Cluster": r("Cluster"),
+            "TaskDefinition": r("HealthTaskDefinition"),
+            "LaunchType": "EC2",
+            "SchedulingStrategy": "DAEMON",
+            "DeploymentConfiguration": { "MinimumHealthyPercent": 50, "MaximumPercent": 100 },
+            "EnableECSManagedTags": true,
+            "PropagateTags": "SERVICE",
+        }),
+    );
+}
+
+pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
+    let services = sub(
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${AWS::StackName}/*",
+    );
+    let mut statements = vec![
+        allow(
+            "ManageThisClustersServices",
+            &["ecs:DescribeServices", "ecs:UpdateService"],
+            json!([services]),
+        ),
+        allow(
+            "ManageThisClustersInstancesAndTasks",
+            &[
+                "ecs:DescribeContainerInstances",
+                "ecs:DescribeTasks",
+                "ecs:ListContainerInstances",
+                "ecs:UpdateContainerInstancesState",
+            ],
+            json!([
+                sub(CLUSTER_ARN),
+                sub(
+                    "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/${AWS::StackName}/*"
+                ),
+                sub(
+                    "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${AWS::StackName}/*"
+                ),
+            ]),
+        ),
+        // ListServices and ListTasks are scoped by the cluster condition key, not a resource.
+        allow_if(
+            "ListThisClustersServicesAndTasks",
+            &["ecs:ListServices", "ecs:ListTasks"],
+            json!("*"),
+            json!({ "ArnEquals": { "ecs:cluster": sub(CLUSTER_ARN) } }),
+        ),
+        allow(
+            "ScaleThisClustersInstances",
+            &[
+                "autoscaling:SetDesiredCapacity",
+                "autoscaling:SetInstanceProtection",
+                "autoscaling:TerminateInstanceInAutoScalingGroup",
+                "autoscaling:UpdateAutoScalingGroup",
+            ],
+            json!([sub(
+                "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-instances"
+            )]),
+        ),
+        // Describe calls of Auto Scaling, Elastic Load Balancing and CloudWatch have no
+        // resource-level permissions: `*` is their only valid resource.
+        allow(
+            "ObserveInstancesTargetsAndMetrics",
+            &[
+                "autoscaling:DescribeAutoScalingGroups",
+                "autoscaling:DescribeScalingActivities",
+                "cloudwatch:GetMetricData",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
+            json!("*"),
+        ),
+        allow(
+            "ReadTheAmiParameter",
+            &["ssm:GetParameter"],
+            json!([sub(&format!(
+                "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}::parameter{ECS_AMI_PARAMETER}"
+            ))]),
+        ),
+        allow(
+            "ListStateBucket",
+            &["s3:ListBucket"],
+            json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}")]),
+        ),
+        allow(
+            "ReadState",
+            &["s3:GetObject"],
+            json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}/*")]),
+        ),
+    ];
+    let mut via = vec![sub("s3.${AWS::Region}.amazonaws.com")];
+    if o.has_database {
+        statements.push(allow(
+            "ReadDatabaseMasterSecret",
+            &["secretsmanager:GetSecretValue"],
+            json!([r("DatabaseMasterSecretArn")]),
+        ));
+        // Site stacks create their database secrets unnamed (they are retained), tagged with
+        // the stack: the tag condition scopes the agent to this stack's site secrets.
+        statements.push(allow_if(
+            "ReadSiteDatabaseSecrets",
+            &[
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:GetSecretValue",
+            ],
+            json!([sub(
+                "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
+            )]),
+            json!({ "StringEquals": {
+                "aws:ResourceTag/idealstack:stack": o.stack,
+                "aws:ResourceTag/idealstack:purpose": "site-database",
+            } }),
+        ));
+        via.push(sub("secretsmanager.${AWS::Region}.amazonaws.com"));
+    }
+    statements.push(allow_if(
+        "DecryptThroughS3AndSecretsManager",
+        &["kms:Decrypt"],
+        json!([r("KmsKeyArn")]),
+        json!({ "StringEquals": { "kms:ViaService": via } }),
+    ));
+    t.resource(
+        "AgentTaskRole",
+        "AWS::IAM::Role",
+        json!({
+            "Description": "The idealstack agent: reconciles this cluster's services, instances and site databases.",
+            "AssumeRolePolicyDocument": ecs_tasks_trust(),
+            "Policies": [inline("agent", statements)],
+        }),
+    );
+    execution_role(
+        t,
+        "AgentExecutionRole",
+        "idealstack agent",
+        "AgentLogGroup",
+        &o.ecr_repositories,
+    );
+    let mut env = vec![
+        json!({ "Name": "IDEALSTACK_STACK", "Value": o.stack }),
+        json!({ "Name": "IDEALSTACK_CLUSTER", "Value": r("Cluster") }),
+        json!({ "Name": "IDEALSTACK_AUTOSCALING_GROUP", "Value": sub("${AWS::StackName}-instances") }),
+        json!({ "Name": "IDEALSTACK_STATE_BUCKET", "Value": r("StateBucketName") }),
+        json!({ "Name": "AWS_REGION", "Value": r("AWS::Region") }),
+    ];
+    if o.has_database {
+        env.push(json!({ "Name": "IDEALSTACK_DATABASE_SECRET_ARN", "Value": r("DatabaseMasterSecretArn") }));
+    }
+    t.resource(
+        "AgentTaskDefinition",
+        "AWS::ECS::TaskDefinition",
+        json!({
+            "Family": sub("${AWS::StackName}-agent"),
+            "NetworkMode": "bridge",
+            "RequiresCompatibilities": ["EC2"],
+            "ExecutionRoleArn": ga("AgentExecutionRole", "Arn"),
+            "TaskRoleArn": ga("AgentTaskRole", "Arn"),
+            "ContainerDefinitions": [{
+                "Name": "agent",
+                "Image": sub("${IdealstackImageRepository}:${IdealstackImageTag}"),
+                "Command": ["agent"],
+                "Essential": true,
+                "Cpu": 128,
+                "Memory": 256,
+                "User": "65534:65534",
+                "Privileged": false,
+                "ReadonlyRootFilesystem": true,
+                "LinuxParameters": { "InitProcessEnabled": true },
+                "Environment": env,
+                "LogConfiguration": awslogs("AgentLogGroup", "agent"),
+            }],
+        }),
+    );
+    t.resource(
+        "AgentService",
+        "AWS::ECS::Service",
+        json!({
+            "Cluster": r("Cluster"),
+            "TaskDefinition": r("AgentTaskDefinition"),
+            "DesiredCount": 1,
+            "CapacityProviderStrategy": [{ "CapacityProvider": r("CapacityProvider"), "Weight": 1, "Base": 0 }],
+            // One reconciler at a time: the old task stops before the new one starts.
+            "DeploymentConfiguration": {
+                "MinimumHealthyPercent": 0,
+                "MaximumPercent": 100,
+                "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true },
+            },
+            "PlacementStrategies": spread(),
+            "EnableECSManagedTags": true,
+            "PropagateTags": "SERVICE",
+        }),
+    )
+    .depends_on(&["ClusterCapacityProviders"]);
+}
+
+pub(crate) fn sftp(t: &mut Template, o: &ClusterOptions) {
+    t.resource(
+        "SftpLoadBalancer",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        json!({
+            "Type": "network",
+            "Scheme": "internet-facing",
+            "IpAddressType": "ipv4",
+            "Subnets": r("PublicSubnetIds"),
+            "SecurityGroups": [r("SftpSecurityGroupId")],
+            "LoadBalancerAttributes": [
+                { "Key": "load_balancing.cross_zone.enabled", "Value": "true" },
+                { "Key": "deletion_protection.enabled", "Value": "true" },
+            ],
+        }),
+    )
+    .skip(&[(
+        "CKV_AWS_91",
+        "Network load balancers write access logs only for TLS listeners; SFTP is end-to-end \
+         SSH over TCP, and the gateway logs every session itself.",
+    )]);
+    t.resource(
+        "SftpTargetGroup",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        json!({
+            "TargetType": "instance",
+            "Protocol": "TCP",
+            "Port": o.sftp_container_port,
+            "VpcId": r("VpcId"),
+            "HealthCheckProtocol": "TCP",
+            "HealthCheckPort": "traffic-port",
+            "HealthCheckIntervalSeconds": 10,
+            "HealthyThresholdCount": 2,
+            "UnhealthyThresholdCount": 2,
+            "TargetGroupAttributes": [
+                { "Key": "deregistration_delay.timeout_seconds", "Value": "60" },
+                { "Key": "deregistration_delay.connection_termination.enabled", "Value": "true" },
+            ],
+        }),
+    );
+    t.resource(
+        "SftpListener",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        json!({
+            "LoadBalancerArn": r("SftpLoadBalancer"),
+            "Port": o.sftp_port,
+            "Protocol": "TCP",
+            "DefaultActions": [{ "Type": "forward", "TargetGroupArn": r("SftpTargetGroup") }],
+        }),
+    );
+    t.resource(
+        "SftpTaskRole",
+        "AWS::IAM::Role",
+        json!({
+            "Description": "The SFTP gateway: every site folder on EFS (it writes as each site's uid), the state bucket.",
+            "AssumeRolePolicyDocument": ecs_tasks_trust(),
+            "Policies": [inline("sftp", vec![
+                allow_if(
+                    "MountTheSitesFileSystem",
+                    &["elasticfilesystem:ClientMount", "elasticfilesystem:ClientRootAccess", "elasticfilesystem:ClientWrite"],
+                    json!([sub(FS_ARN)]),
+                    json!({ "Bool": { "elasticfilesystem:AccessedViaMountTarget": "true" } }),
+                ),
+                allow("ReadState", &["s3:GetObject"], json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}/*")])),
+                allow_if(
+                    "DecryptState",
+                    &["kms:Decrypt"],
+                    json!([r("KmsKeyArn")]),
+                    json!({ "StringEquals": { "kms:ViaService": sub("s3.${AWS::Region}.amazonaws.com") } }),
+                ),
+            ])],
+        }),
+    );
+    execution_role(
+        t,
+        "SftpExecutionRole",
+        "SFTP gateway",
+        "SftpLogGroup",
+        &o.ecr_repositories,
+    );
+    t.resource(
+        "SftpTaskDefinition",
+        "AWS::ECS::TaskDefinition",
+        json!({
+            "Family": sub("${AWS::StackName}-sftp"),
+            "NetworkMode": "bridge",
+            "RequiresCompatibilities": ["EC2"],
+            "ExecutionRoleArn": ga("SftpExecutionRole", "Arn"),
+            "TaskRoleArn": ga("SftpTaskRole", "Arn"),
+            "Volumes": [{
+                "Name": "sites",
+                "EFSVolumeConfiguration": {
+                    "FilesystemId": r("FileSystemId"),
+                    "RootDirectory": "/",
+                    "TransitEncryption": "ENABLED",
+                    "AuthorizationConfig": { "IAM": "ENABLED" },
+                },
+            }],
+            "ContainerDefinitions": [{
+                "Name": "sftp",
+                "Image": sub("${IdealstackImageRepository}:${IdealstackImageTag}"),
+                "Command": ["sftp"],
+                "Essential": true,
+                "Cpu": 256,
+                "Memory": 512,
+                "Privileged": false,
+                "ReadonlyRootFilesystem": true,
+                "LinuxParameters": { "InitProcessEnabled": true },
+                "PortMappings": [{ "ContainerPort": o.sftp_container_port, "HostPort": 0, "Protocol": "tcp" }],
+                "MountPoints": [{ "SourceVolume": "sites", "ContainerPath": "/mnt/efs", "ReadOnly": false }],
+                "Environment": [
+                    { "Name": "IDEALSTACK_STACK", "Value": o.stack },
+                    { "Name": "IDEALSTACK_STATE_BUCKET", "Value": r("StateBucketName") },
+                    { "Name": "IDEALSTACK_SFTP_LISTEN", "Value": format!("0.0.0.0:{}", o.sftp_container_port) },
+                    { "Name": "IDEALSTACK_SFTP_ROOT", "Value": "/mnt/efs/sites" },
+                    { "Name": "IDEALSTACK_SFTP_HOST_KEY_DIR", "Value": "/mnt/efs/.idealstack/sftp-host-keys" },
+                    { "Name": "AWS_REGION", "Value": r("AWS::Region") },
+                ],
+                "LogConfiguration": awslogs("SftpLogGroup", "sftp"),
+            }],
+        }),
+    );
+    t.resource(
+        "SftpService",
+        "AWS::ECS::Service",
+        json!({
+            "Cluster": r("Cluster"),
+            "TaskDefinition": r("SftpTaskDefinition"),
+            "DesiredCount": o.sftp_desired_count,
+            "CapacityProviderStrategy": [{ "CapacityProvider": r("CapacityProvider"), "Weight": 1, "Base": 0 }],
+            "DeploymentConfiguration": {
+                "MinimumHealthyPercent": 100,
+                "MaximumPercent": 200,
+                "DeploymentCircuitBreaker": { "Enable": true, "Rollback": true },
+            },
+            "HealthCheckGracePeriodSeconds": 60,
+            "LoadBalancers": [{ "ContainerName": "sftp", "ContainerPort": o.sftp_container_port, "TargetGroupArn": r("SftpTargetGroup") }],
+            "PlacementStrategies": spread(),
+            "EnableECSManagedTags": true,
+            "PropagateTags": "SERVICE",
+        }),
+    )
+    .depends_on(&["SftpListener", "ClusterCapacityProviders"]);
+}
