@@ -448,3 +448,26 @@ fn listener_rules_follow_the_site_options() {
     let text = render(&spec.template);
     assert!(!text.contains("AWS::SecretsManager::Secret") && !text.contains("ses:SendEmail"));
 }
+
+#[test]
+fn every_checkov_skip_names_a_check_and_a_reason() {
+    check("checkov skips", |_, spec| {
+        let mut problems = Vec::new();
+        for (id, r) in resources(spec) {
+            for skip in r["Metadata"]["checkov"]["skip"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let check = skip["id"].as_str().unwrap_or_default();
+                let comment = skip["comment"].as_str().unwrap_or_default();
+                if !check.starts_with("CKV") || comment.len() < 40 {
+                    problems.push(format!(
+                        "{id}: skip {skip} lacks a check id or a real reason"
+                    ));
+                }
+            }
+        }
+        problems
+    });
+}
