@@ -28,13 +28,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use cluster::cluster;
+pub use cluster::{ECS_AMI_PARAMETER, cluster};
 pub use data::{data, data_stack_policy, parameter_group_family};
-pub use edge::edge;
+pub use edge::{TLS_POLICY, edge};
 pub use network::network;
 pub use options::*;
 pub use render::render;
-pub use site::site;
+pub use site::{SITE_MOUNT_PATH, site};
 
 /// The five stack kinds (DESIGN.md, "Stacks in the user's account").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -365,7 +365,10 @@ fn templates_stay_within_cloudformation_limits() {
         let count = spec.template["Resources"].as_object().unwrap().len();
         let pretty = render(&spec.template).len();
         let compact = serde_json::to_string(&spec.template).unwrap().len();
-        eprintln!("{}: {count} resources, {pretty} bytes pretty, {compact} compact", spec.name);
+        eprintln!(
+            "{}: {count} resources, {pretty} bytes pretty, {compact} compact",
+            spec.name
+        );
         if count > 500 || pretty > 1_000_000 {
             problems.push(format!("{}: {count} resources, {pretty} bytes", spec.name));
         }
