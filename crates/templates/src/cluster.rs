@@ -333,6 +333,8 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
             "Tags": [{ "Key": "Name", "Value": sub("${AWS::StackName}-instance"), "PropagateAtLaunch": true }],
         }),
     )
+    // The health target group must belong to a load balancer before instances register in it.
+    .depends_on(&["HealthListener"])
     .metadata(
         "idealstack",
         json!({
