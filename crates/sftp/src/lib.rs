@@ -42,5 +42,5 @@ pub mod throttle;
 pub mod users;
 pub mod vpath;
 
-pub use server::{Gateway, GatewayConfig, ServeError};
+pub use server::{Gateway, GatewayConfig, ServeError, serve_blocking};
 pub use users::{FileSource, UserStoreSource};

@@ -596,3 +596,31 @@ fn session_thread(
         }
     }
 }
+
+/// Runs the gateway on its own multi-threaded runtime until SIGINT or SIGTERM.
+pub fn serve_blocking(cfg: GatewayConfig, source: Arc<dyn UserStoreSource>) -> Result<(), ServeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sftp-io")
+        .build()
+        .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+    rt.block_on(async move {
+        let gateway = Gateway::bind(cfg, source).await?;
+        let addr = gateway.local_addr().map_err(|source| ServeError::Bind {
+            addr: gateway.shared.cfg.listen,
+            source,
+        })?;
+        info!("listening on {addr}");
+        gateway
+            .serve(async {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+                }
+                info!("shutting down");
+            })
+            .await;
+        Ok(())
+    })
+}

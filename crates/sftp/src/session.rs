@@ -534,4 +534,86 @@ mod tests {
         assert!(l.starts_with("-rw-r--r--"), "{l}");
         assert!(l.ends_with(" index.php"), "{l}");
     }
+
+    use crate::protocol::{Writer, kind};
+    use proptest::prelude::*;
+
+    fn name_strategy() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![Just("a"), Just("b"), Just(".."), Just("."), Just("/"), Just("up"), Just("out"), Just("x\0")],
+            0..6,
+        )
+        .prop_map(|parts| parts.concat().into_bytes())
+    }
+
+    fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
+        (1u8..=20, any::<u32>(), name_strategy(), name_strategy(), any::<u32>(), any::<u64>(),
+         proptest::collection::vec(any::<u8>(), 0..64), any::<bool>())
+            .prop_map(|(k, id, p1, p2, flags, off, data, mangle)| {
+                let mut w = Writer::new(if k == 2 { kind::EXTENDED } else { k });
+                w.u32(id);
+                match k {
+                    2 => {
+                        let ext: &[u8] = match flags % 4 {
+                            0 => b"posix-rename@openssh.com",
+                            1 => b"hardlink@openssh.com",
+                            2 => b"statvfs@openssh.com",
+                            _ => b"limits@openssh.com",
+                        };
+                        w.bytes(ext).bytes(&p1).bytes(&p2);
+                    }
+                    // Handles are small numbers, so some refer to open ones.
+                    4 | 5 | 6 | 8 | 10 | 12 => {
+                        w.bytes(&(flags % 4).to_be_bytes()).u64(off % 4096).bytes(&data);
+                    }
+                    3 => {
+                        w.bytes(&p1).u32(flags & 0x3f).u32(0);
+                    }
+                    9 | 14 => {
+                        w.bytes(&p1).u32(flags & 0xf).u64(off % 100).u32(20001).u32(20001).u32(0o644).u32(1).u32(2);
+                    }
+                    _ => {
+                        w.bytes(&p1).bytes(&p2);
+                    }
+                }
+                let mut pkt = w.finish().split_off(4);
+                if mangle && !pkt.is_empty() {
+                    let cut = (off as usize) % pkt.len();
+                    pkt.truncate(cut.max(1));
+                }
+                pkt
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Random request sequences (mangled or not) never panic the session, every reply is a
+        /// well-formed packet, and nothing outside the site folder changes.
+        #[test]
+        fn random_requests_never_panic_or_escape(reqs in proptest::collection::vec(request_strategy(), 1..60)) {
+            let scratch = idealstack_testbed::scratch_dir("sftp-session-fuzz");
+            let site = scratch.path().join("site");
+            std::fs::create_dir_all(site.join("a")).unwrap();
+            std::fs::write(site.join("a/b"), b"inside").unwrap();
+            std::fs::write(scratch.path().join("out"), b"sentinel").unwrap();
+            std::os::unix::fs::symlink("../out", site.join("out")).unwrap();
+            std::os::unix::fs::symlink("..", site.join("up")).unwrap();
+            let mut s = Session::new(SiteFs::open(&site).unwrap(), false);
+            let mut init = Writer::new(kind::INIT);
+            init.u32(3);
+            let _ = s.handle_packet(&init.finish()[4..]);
+            for r in &reqs {
+                let reply = s.handle_packet(r);
+                prop_assert!(reply.len() >= 5);
+                let len = u32::from_be_bytes([reply[0], reply[1], reply[2], reply[3]]) as usize;
+                prop_assert_eq!(len, reply.len() - 4);
+                prop_assert!(protocol::parse_request(&reply[4..]).is_ok() || reply[4] >= 101);
+            }
+            let entries: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            prop_assert_eq!(entries.len(), 2, "something appeared next to the site: {:?}", entries);
+            prop_assert_eq!(std::fs::read(scratch.path().join("out")).unwrap(), b"sentinel".to_vec());
+        }
+    }
 }
+
