@@ -21,7 +21,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     let cfg = GatewayConfig::new(listen, args[2].clone().into(), args[3].clone().into());
-    match idealstack_sftp::serve_blocking(cfg, Arc::new(FileSource { path: args[4].clone().into() })) {
+    match idealstack_sftp::serve_blocking(
+        cfg,
+        Arc::new(FileSource {
+            path: args[4].clone().into(),
+        }),
+    ) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

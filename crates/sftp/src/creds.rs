@@ -13,8 +13,14 @@ use thiserror::Error;
 /// Why a session thread could not take the site's identity.
 #[derive(Debug, Error)]
 pub enum CredsError {
-    #[error("cannot switch to uid {uid} gid {gid}: {source} (the gateway must run as root, or with CAP_SETUID and CAP_SETGID)")]
-    Switch { uid: u32, gid: u32, source: std::io::Error },
+    #[error(
+        "cannot switch to uid {uid} gid {gid}: {source} (the gateway must run as root, or with CAP_SETUID and CAP_SETGID)"
+    )]
+    Switch {
+        uid: u32,
+        gid: u32,
+        source: std::io::Error,
+    },
     #[error("refusing to run a session as uid/gid 0: give the site a non-root uid and gid")]
     Root,
 }

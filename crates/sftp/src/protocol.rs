@@ -85,36 +85,128 @@ const ATTR_EXTENDED: u32 = 0x8000_0000;
 /// A client request. Paths and handles are raw bytes: paths need not be UTF-8 on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
-    Init { version: u32 },
-    Open { id: u32, path: Vec<u8>, pflags: u32, attrs: Attrs },
-    Close { id: u32, handle: Vec<u8> },
-    Read { id: u32, handle: Vec<u8>, offset: u64, len: u32 },
-    Write { id: u32, handle: Vec<u8>, offset: u64, data: Vec<u8> },
-    Lstat { id: u32, path: Vec<u8> },
-    Fstat { id: u32, handle: Vec<u8> },
-    SetStat { id: u32, path: Vec<u8>, attrs: Attrs },
-    FSetStat { id: u32, handle: Vec<u8>, attrs: Attrs },
-    OpenDir { id: u32, path: Vec<u8> },
-    ReadDir { id: u32, handle: Vec<u8> },
-    Remove { id: u32, path: Vec<u8> },
-    Mkdir { id: u32, path: Vec<u8>, attrs: Attrs },
-    Rmdir { id: u32, path: Vec<u8> },
-    RealPath { id: u32, path: Vec<u8> },
-    Stat { id: u32, path: Vec<u8> },
-    Rename { id: u32, from: Vec<u8>, to: Vec<u8> },
-    ReadLink { id: u32, path: Vec<u8> },
+    Init {
+        version: u32,
+    },
+    Open {
+        id: u32,
+        path: Vec<u8>,
+        pflags: u32,
+        attrs: Attrs,
+    },
+    Close {
+        id: u32,
+        handle: Vec<u8>,
+    },
+    Read {
+        id: u32,
+        handle: Vec<u8>,
+        offset: u64,
+        len: u32,
+    },
+    Write {
+        id: u32,
+        handle: Vec<u8>,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    Lstat {
+        id: u32,
+        path: Vec<u8>,
+    },
+    Fstat {
+        id: u32,
+        handle: Vec<u8>,
+    },
+    SetStat {
+        id: u32,
+        path: Vec<u8>,
+        attrs: Attrs,
+    },
+    FSetStat {
+        id: u32,
+        handle: Vec<u8>,
+        attrs: Attrs,
+    },
+    OpenDir {
+        id: u32,
+        path: Vec<u8>,
+    },
+    ReadDir {
+        id: u32,
+        handle: Vec<u8>,
+    },
+    Remove {
+        id: u32,
+        path: Vec<u8>,
+    },
+    Mkdir {
+        id: u32,
+        path: Vec<u8>,
+        attrs: Attrs,
+    },
+    Rmdir {
+        id: u32,
+        path: Vec<u8>,
+    },
+    RealPath {
+        id: u32,
+        path: Vec<u8>,
+    },
+    Stat {
+        id: u32,
+        path: Vec<u8>,
+    },
+    Rename {
+        id: u32,
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
+    ReadLink {
+        id: u32,
+        path: Vec<u8>,
+    },
     /// OpenSSH's argument order: the link's target first, then the link's own path.
-    Symlink { id: u32, target: Vec<u8>, link: Vec<u8> },
-    PosixRename { id: u32, from: Vec<u8>, to: Vec<u8> },
-    StatVfs { id: u32, path: Vec<u8> },
-    FStatVfs { id: u32, handle: Vec<u8> },
-    Hardlink { id: u32, target: Vec<u8>, link: Vec<u8> },
-    Fsync { id: u32, handle: Vec<u8> },
-    Limits { id: u32 },
+    Symlink {
+        id: u32,
+        target: Vec<u8>,
+        link: Vec<u8>,
+    },
+    PosixRename {
+        id: u32,
+        from: Vec<u8>,
+        to: Vec<u8>,
+    },
+    StatVfs {
+        id: u32,
+        path: Vec<u8>,
+    },
+    FStatVfs {
+        id: u32,
+        handle: Vec<u8>,
+    },
+    Hardlink {
+        id: u32,
+        target: Vec<u8>,
+        link: Vec<u8>,
+    },
+    Fsync {
+        id: u32,
+        handle: Vec<u8>,
+    },
+    Limits {
+        id: u32,
+    },
     /// An extended request this server does not implement (answered OP_UNSUPPORTED).
-    UnknownExtended { id: u32, name: Vec<u8> },
+    UnknownExtended {
+        id: u32,
+        name: Vec<u8>,
+    },
     /// A packet type this server does not implement; `id` when one could be read.
-    Unknown { kind: u8, id: Option<u32> },
+    Unknown {
+        kind: u8,
+        id: Option<u32>,
+    },
 }
 
 impl Request {
@@ -124,12 +216,30 @@ impl Request {
         match self {
             Init { .. } => None,
             Unknown { id, .. } => *id,
-            Open { id, .. } | Close { id, .. } | Read { id, .. } | Write { id, .. } | Lstat { id, .. }
-            | Fstat { id, .. } | SetStat { id, .. } | FSetStat { id, .. } | OpenDir { id, .. }
-            | ReadDir { id, .. } | Remove { id, .. } | Mkdir { id, .. } | Rmdir { id, .. }
-            | RealPath { id, .. } | Stat { id, .. } | Rename { id, .. } | ReadLink { id, .. }
-            | Symlink { id, .. } | PosixRename { id, .. } | StatVfs { id, .. } | FStatVfs { id, .. }
-            | Hardlink { id, .. } | Fsync { id, .. } | Limits { id }
+            Open { id, .. }
+            | Close { id, .. }
+            | Read { id, .. }
+            | Write { id, .. }
+            | Lstat { id, .. }
+            | Fstat { id, .. }
+            | SetStat { id, .. }
+            | FSetStat { id, .. }
+            | OpenDir { id, .. }
+            | ReadDir { id, .. }
+            | Remove { id, .. }
+            | Mkdir { id, .. }
+            | Rmdir { id, .. }
+            | RealPath { id, .. }
+            | Stat { id, .. }
+            | Rename { id, .. }
+            | ReadLink { id, .. }
+            | Symlink { id, .. }
+            | PosixRename { id, .. }
+            | StatVfs { id, .. }
+            | FStatVfs { id, .. }
+            | Hardlink { id, .. }
+            | Fsync { id, .. }
+            | Limits { id }
             | UnknownExtended { id, .. } => Some(*id),
         }
     }
@@ -210,40 +320,123 @@ pub fn parse_request(packet: &[u8]) -> Result<Request, ParseError> {
     use Request::*;
     let req = match kind {
         kind::INIT => Init { version: r.u32()? },
-        kind::OPEN => Open { id: r.u32()?, path: r.string()?, pflags: r.u32()?, attrs: r.attrs()? },
-        kind::CLOSE => Close { id: r.u32()?, handle: r.string()? },
-        kind::READ => Read { id: r.u32()?, handle: r.string()?, offset: r.u64()?, len: r.u32()? },
-        kind::WRITE => {
-            Write { id: r.u32()?, handle: r.string()?, offset: r.u64()?, data: r.string()? }
-        }
-        kind::LSTAT => Lstat { id: r.u32()?, path: r.string()? },
-        kind::FSTAT => Fstat { id: r.u32()?, handle: r.string()? },
-        kind::SETSTAT => SetStat { id: r.u32()?, path: r.string()?, attrs: r.attrs()? },
-        kind::FSETSTAT => FSetStat { id: r.u32()?, handle: r.string()?, attrs: r.attrs()? },
-        kind::OPENDIR => OpenDir { id: r.u32()?, path: r.string()? },
-        kind::READDIR => ReadDir { id: r.u32()?, handle: r.string()? },
-        kind::REMOVE => Remove { id: r.u32()?, path: r.string()? },
-        kind::MKDIR => Mkdir { id: r.u32()?, path: r.string()?, attrs: r.attrs()? },
-        kind::RMDIR => Rmdir { id: r.u32()?, path: r.string()? },
-        kind::REALPATH => RealPath { id: r.u32()?, path: r.string()? },
-        kind::STAT => Stat { id: r.u32()?, path: r.string()? },
-        kind::RENAME => Rename { id: r.u32()?, from: r.string()?, to: r.string()? },
-        kind::READLINK => ReadLink { id: r.u32()?, path: r.string()? },
-        kind::SYMLINK => Symlink { id: r.u32()?, target: r.string()?, link: r.string()? },
+        kind::OPEN => Open {
+            id: r.u32()?,
+            path: r.string()?,
+            pflags: r.u32()?,
+            attrs: r.attrs()?,
+        },
+        kind::CLOSE => Close {
+            id: r.u32()?,
+            handle: r.string()?,
+        },
+        kind::READ => Read {
+            id: r.u32()?,
+            handle: r.string()?,
+            offset: r.u64()?,
+            len: r.u32()?,
+        },
+        kind::WRITE => Write {
+            id: r.u32()?,
+            handle: r.string()?,
+            offset: r.u64()?,
+            data: r.string()?,
+        },
+        kind::LSTAT => Lstat {
+            id: r.u32()?,
+            path: r.string()?,
+        },
+        kind::FSTAT => Fstat {
+            id: r.u32()?,
+            handle: r.string()?,
+        },
+        kind::SETSTAT => SetStat {
+            id: r.u32()?,
+            path: r.string()?,
+            attrs: r.attrs()?,
+        },
+        kind::FSETSTAT => FSetStat {
+            id: r.u32()?,
+            handle: r.string()?,
+            attrs: r.attrs()?,
+        },
+        kind::OPENDIR => OpenDir {
+            id: r.u32()?,
+            path: r.string()?,
+        },
+        kind::READDIR => ReadDir {
+            id: r.u32()?,
+            handle: r.string()?,
+        },
+        kind::REMOVE => Remove {
+            id: r.u32()?,
+            path: r.string()?,
+        },
+        kind::MKDIR => Mkdir {
+            id: r.u32()?,
+            path: r.string()?,
+            attrs: r.attrs()?,
+        },
+        kind::RMDIR => Rmdir {
+            id: r.u32()?,
+            path: r.string()?,
+        },
+        kind::REALPATH => RealPath {
+            id: r.u32()?,
+            path: r.string()?,
+        },
+        kind::STAT => Stat {
+            id: r.u32()?,
+            path: r.string()?,
+        },
+        kind::RENAME => Rename {
+            id: r.u32()?,
+            from: r.string()?,
+            to: r.string()?,
+        },
+        kind::READLINK => ReadLink {
+            id: r.u32()?,
+            path: r.string()?,
+        },
+        kind::SYMLINK => Symlink {
+            id: r.u32()?,
+            target: r.string()?,
+            link: r.string()?,
+        },
         kind::EXTENDED => {
             let id = r.u32()?;
             let name = r.string()?;
             match name.as_slice() {
-                b"posix-rename@openssh.com" => PosixRename { id, from: r.string()?, to: r.string()? },
-                b"statvfs@openssh.com" => StatVfs { id, path: r.string()? },
-                b"fstatvfs@openssh.com" => FStatVfs { id, handle: r.string()? },
-                b"hardlink@openssh.com" => Hardlink { id, target: r.string()?, link: r.string()? },
-                b"fsync@openssh.com" => Fsync { id, handle: r.string()? },
+                b"posix-rename@openssh.com" => PosixRename {
+                    id,
+                    from: r.string()?,
+                    to: r.string()?,
+                },
+                b"statvfs@openssh.com" => StatVfs {
+                    id,
+                    path: r.string()?,
+                },
+                b"fstatvfs@openssh.com" => FStatVfs {
+                    id,
+                    handle: r.string()?,
+                },
+                b"hardlink@openssh.com" => Hardlink {
+                    id,
+                    target: r.string()?,
+                    link: r.string()?,
+                },
+                b"fsync@openssh.com" => Fsync {
+                    id,
+                    handle: r.string()?,
+                },
                 b"limits@openssh.com" => Limits { id },
                 _ => UnknownExtended { id, name },
             }
         }
-        other => Unknown { kind: other, id: r.u32().ok() },
+        other => Unknown {
+            kind: other,
+            id: r.u32().ok(),
+        },
     };
     Ok(req)
 }
@@ -336,7 +529,10 @@ pub fn version_reply() -> Vec<u8> {
 /// A STATUS reply.
 pub fn status(id: u32, code: StatusCode, message: &str) -> Vec<u8> {
     let mut w = Writer::new(kind::STATUS);
-    w.u32(id).u32(code as u32).bytes(message.as_bytes()).bytes(b"en");
+    w.u32(id)
+        .u32(code as u32)
+        .bytes(message.as_bytes())
+        .bytes(b"en");
     w.finish()
 }
 
@@ -427,7 +623,10 @@ mod tests {
     fn parses_open_with_attrs() {
         let mut w = Writer::new(kind::OPEN);
         w.u32(7).bytes(b"/a/b").u32(pflags::WRITE | pflags::CREAT);
-        w.attrs(&Attrs { permissions: Some(0o644), ..Attrs::default() });
+        w.attrs(&Attrs {
+            permissions: Some(0o644),
+            ..Attrs::default()
+        });
         let bytes = w.finish();
         let req = parse_request(&bytes[4..]).unwrap();
         assert_eq!(
@@ -436,7 +635,10 @@ mod tests {
                 id: 7,
                 path: b"/a/b".to_vec(),
                 pflags: pflags::WRITE | pflags::CREAT,
-                attrs: Attrs { permissions: Some(0o644), ..Attrs::default() }
+                attrs: Attrs {
+                    permissions: Some(0o644),
+                    ..Attrs::default()
+                }
             }
         );
     }
@@ -445,25 +647,38 @@ mod tests {
     fn truncated_string_is_an_error_not_a_panic() {
         // LSTAT id=1, path length claims 1000 bytes but none follow.
         let p = packet(kind::LSTAT, &[0, 0, 0, 1, 0, 0, 3, 232]);
-        assert_eq!(parse_request(&p), Err(ParseError::Truncated { kind: kind::LSTAT }));
+        assert_eq!(
+            parse_request(&p),
+            Err(ParseError::Truncated { kind: kind::LSTAT })
+        );
         assert_eq!(parse_request(&[]), Err(ParseError::Empty));
     }
 
     #[test]
     fn extended_requests_are_recognised() {
         let mut w = Writer::new(kind::EXTENDED);
-        w.u32(3).bytes(b"posix-rename@openssh.com").bytes(b"/x").bytes(b"/y");
+        w.u32(3)
+            .bytes(b"posix-rename@openssh.com")
+            .bytes(b"/x")
+            .bytes(b"/y");
         let bytes = w.finish();
         assert_eq!(
             parse_request(&bytes[4..]).unwrap(),
-            Request::PosixRename { id: 3, from: b"/x".to_vec(), to: b"/y".to_vec() }
+            Request::PosixRename {
+                id: 3,
+                from: b"/x".to_vec(),
+                to: b"/y".to_vec()
+            }
         );
         let mut w = Writer::new(kind::EXTENDED);
         w.u32(4).bytes(b"nope@example.com");
         let bytes = w.finish();
         assert_eq!(
             parse_request(&bytes[4..]).unwrap(),
-            Request::UnknownExtended { id: 4, name: b"nope@example.com".to_vec() }
+            Request::UnknownExtended {
+                id: 4,
+                name: b"nope@example.com".to_vec()
+            }
         );
     }
 

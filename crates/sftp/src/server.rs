@@ -82,10 +82,20 @@ pub enum ServeError {
     HostKey(#[from] hostkey::HostKeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("sites folder {path} is not readable: {source} (mount the shared file system or pass --sites-root)")]
-    SitesRoot { path: PathBuf, source: std::io::Error },
-    #[error("cannot listen on {addr}: {source} (is the port in use, or below 1024 without privileges?)")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "sites folder {path} is not readable: {source} (mount the shared file system or pass --sites-root)"
+    )]
+    SitesRoot {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot listen on {addr}: {source} (is the port in use, or below 1024 without privileges?)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 struct Shared {
@@ -114,7 +124,11 @@ struct ConnSlot {
 impl Drop for ConnSlot {
     fn drop(&mut self) {
         self.shared.total.fetch_sub(1, Ordering::SeqCst);
-        let mut m = self.shared.per_addr.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .shared
+            .per_addr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(n) = m.get_mut(&self.addr) {
             *n -= 1;
             if *n == 0 {
@@ -132,7 +146,11 @@ struct UserSlot {
 
 impl Drop for UserSlot {
     fn drop(&mut self) {
-        let mut m = self.shared.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .shared
+            .per_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(n) = m.get_mut(&self.user) {
             *n -= 1;
             if *n == 0 {
@@ -153,28 +171,44 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("listen", &self.shared.cfg.listen).finish()
+        f.debug_struct("Gateway")
+            .field("listen", &self.shared.cfg.listen)
+            .finish()
     }
 }
 
 impl Gateway {
     /// Loads the host key and the user store and binds the port; nothing is served yet.
-    pub async fn bind(cfg: GatewayConfig, source: Arc<dyn UserStoreSource>) -> Result<Gateway, ServeError> {
+    pub async fn bind(
+        cfg: GatewayConfig,
+        source: Arc<dyn UserStoreSource>,
+    ) -> Result<Gateway, ServeError> {
         let key = hostkey::load_or_create(&cfg.host_key_dir)?;
-        std::fs::read_dir(&cfg.sites_root)
-            .map_err(|source| ServeError::SitesRoot { path: cfg.sites_root.clone(), source })?;
+        std::fs::read_dir(&cfg.sites_root).map_err(|source| ServeError::SitesRoot {
+            path: cfg.sites_root.clone(),
+            source,
+        })?;
         let src = source.clone();
         let initial = tokio::task::spawn_blocking(move || src.fetch())
             .await
             .unwrap_or_else(|e| Err(StoreError::Hash(format!("user store fetch panicked: {e}"))))?;
         let store = UserStore::from_json(&initial, &source.name())?;
-        info!("user store {} loaded: {} logins", source.name(), store.len());
+        info!(
+            "user store {} loaded: {} logins",
+            source.name(),
+            store.len()
+        );
         if !creds::can_switch() {
-            warn!("not running as root: files are written as this process's user, not each site's uid/gid");
+            warn!(
+                "not running as root: files are written as this process's user, not each site's uid/gid"
+            );
         }
         let listener = TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+            .map_err(|source| ServeError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         let mut ssh = russh::server::Config {
             server_id: SshId::Standard("SSH-2.0-idealstack_sftp".into()),
             methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
@@ -196,7 +230,13 @@ impl Gateway {
             total: AtomicUsize::new(0),
             hashing: Semaphore::new(4),
         });
-        Ok(Gateway { shared, listener, ssh: Arc::new(ssh), source, initial })
+        Ok(Gateway {
+            shared,
+            listener,
+            ssh: Arc::new(ssh),
+            source,
+            initial,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -206,7 +246,13 @@ impl Gateway {
 
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
-        let Gateway { shared, listener, ssh, source, initial } = self;
+        let Gateway {
+            shared,
+            listener,
+            ssh,
+            source,
+            initial,
+        } = self;
         let reloader = tokio::spawn(reload_loop(shared.clone(), source, initial));
         tokio::pin!(shutdown);
         loop {
@@ -221,7 +267,9 @@ impl Gateway {
                     }
                 },
             };
-            let Some(slot) = admit(&shared, peer.ip()) else { continue };
+            let Some(slot) = admit(&shared, peer.ip()) else {
+                continue;
+            };
             let _ = sock.set_nodelay(true);
             let authed = Arc::new(AtomicBool::new(false));
             let handler = Client {
@@ -237,13 +285,28 @@ impl Gateway {
             let ssh = ssh.clone();
             let grace = shared.cfg.login_grace;
             tokio::spawn(async move {
-                let session = match russh::server::run_stream(ssh, sock, handler).await {
-                    Ok(s) => s,
-                    Err(e) => {
+                // The version exchange happens inside run_stream: bound it by the grace time too,
+                // or a peer that never sends its version line would hold a slot forever.
+                let started = Instant::now();
+                let session = match tokio::time::timeout(
+                    grace,
+                    russh::server::run_stream(ssh, sock, handler),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
                         info!("connection from {peer} ended during the handshake: {e}");
                         return;
                     }
+                    Err(_) => {
+                        info!(
+                            "connection from {peer} closed: no SSH version line within {grace:?}"
+                        );
+                        return;
+                    }
                 };
+                let grace = grace.saturating_sub(started.elapsed());
                 let handle = session.handle();
                 tokio::pin!(session);
                 tokio::select! {
@@ -253,7 +316,11 @@ impl Gateway {
                 if !authed.load(Ordering::SeqCst) {
                     info!("connection from {peer} closed: no login within {grace:?}");
                     let _ = handle
-                        .disconnect(russh::Disconnect::ByApplication, "login grace time exceeded".into(), "en".into())
+                        .disconnect(
+                            russh::Disconnect::ByApplication,
+                            "login grace time exceeded".into(),
+                            "en".into(),
+                        )
                         .await;
                 }
                 log_end(peer, session.await);
@@ -274,9 +341,15 @@ fn admit(shared: &Arc<Shared>, addr: IpAddr) -> Option<ConnSlot> {
     let mut per = shared.per_addr.lock().unwrap_or_else(|e| e.into_inner());
     let n = per.entry(addr).or_insert(0);
     *n += 1;
-    let slot = ConnSlot { shared: shared.clone(), addr };
+    let slot = ConnSlot {
+        shared: shared.clone(),
+        addr,
+    };
     if total > shared.cfg.max_connections {
-        warn!("connection from {addr} refused: {} connections already open (max_connections)", total - 1);
+        warn!(
+            "connection from {addr} refused: {} connections already open (max_connections)",
+            total - 1
+        );
         drop(per);
         return None;
     }
@@ -303,7 +376,11 @@ async fn reload_loop(shared: Arc<Shared>, source: Arc<dyn UserStoreSource>, mut 
             Ok(bytes) if bytes != last => {
                 match UserStore::from_json(&bytes, &source.name()) {
                     Ok(store) => {
-                        info!("user store {} reloaded: {} logins", source.name(), store.len());
+                        info!(
+                            "user store {} reloaded: {} logins",
+                            source.name(),
+                            store.len()
+                        );
                         *shared.store.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(store);
                     }
                     Err(e) => error!("keeping the previous user store: {e}"),
@@ -348,18 +425,25 @@ impl Client {
     }
 
     fn fail(&self, user: &str, method: &str, why: &str) -> Auth {
-        warn!("login failed user={user} addr={} method={method}: {why}", self.peer);
-        self.shared.throttle.lock().unwrap_or_else(|e| e.into_inner()).failure(
-            self.peer.ip(),
-            user,
-            Instant::now(),
+        warn!(
+            "login failed user={user} addr={} method={method}: {why}",
+            self.peer
         );
+        self.shared
+            .throttle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failure(self.peer.ip(), user, Instant::now());
         Auth::reject()
     }
 
     fn succeed(&mut self, account: Arc<Account>, method: &str) -> Auth {
         {
-            let mut per = self.shared.per_user.lock().unwrap_or_else(|e| e.into_inner());
+            let mut per = self
+                .shared
+                .per_user
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let n = per.entry(account.user.clone()).or_insert(0);
             if *n >= self.shared.cfg.max_sessions_per_user {
                 warn!(
@@ -370,8 +454,15 @@ impl Client {
             }
             *n += 1;
         }
-        self.user_slot = Some(UserSlot { shared: self.shared.clone(), user: account.user.clone() });
-        self.shared.throttle.lock().unwrap_or_else(|e| e.into_inner()).success(&account.user);
+        self.user_slot = Some(UserSlot {
+            shared: self.shared.clone(),
+            user: account.user.clone(),
+        });
+        self.shared
+            .throttle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .success(&account.user);
         info!(
             "login ok user={} site={} addr={} method={method}{}",
             account.user,
@@ -385,7 +476,10 @@ impl Client {
     }
 
     fn key_account(&self, user: &str, key: &PublicKey) -> Option<Arc<Account>> {
-        self.shared.store().account(user).filter(|a| a.accepts_key(key))
+        self.shared
+            .store()
+            .account(user)
+            .filter(|a| a.accepts_key(key))
     }
 }
 
@@ -411,7 +505,9 @@ impl russh::server::Handler for Client {
             return Ok(Auth::reject());
         };
         let (acc, pw) = (account.clone(), password.to_string());
-        let ok = tokio::task::spawn_blocking(move || acc.verify_password(&pw)).await.unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || acc.verify_password(&pw))
+            .await
+            .unwrap_or(false);
         drop(permit);
         if ok {
             Ok(self.succeed(account, "password"))
@@ -441,7 +537,11 @@ impl russh::server::Handler for Client {
         }
     }
 
-    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
         if self.account.is_some() || self.throttled(user, "publickey") {
             return Ok(Auth::reject());
         }
@@ -467,7 +567,9 @@ impl russh::server::Handler for Client {
         _session: &mut SshSession,
     ) -> Result<(), Self::Error> {
         if self.account.is_none() || self.channels.len() + self.sftp_channels >= MAX_SFTP_CHANNELS {
-            reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
             return Ok(());
         }
         self.channels.insert(channel.id(), channel);
@@ -497,7 +599,11 @@ impl russh::server::Handler for Client {
         Ok(())
     }
 
-    async fn shell_request(&mut self, channel: ChannelId, session: &mut SshSession) -> Result<(), Self::Error> {
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut SshSession,
+    ) -> Result<(), Self::Error> {
         session.channel_failure(channel)?;
         session.close(channel)?;
         Ok(())
@@ -514,7 +620,11 @@ impl russh::server::Handler for Client {
         Ok(())
     }
 
-    async fn channel_eof(&mut self, channel: ChannelId, session: &mut SshSession) -> Result<(), Self::Error> {
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        session: &mut SshSession,
+    ) -> Result<(), Self::Error> {
         session.close(channel)?;
         Ok(())
     }
@@ -531,7 +641,10 @@ async fn run_sftp(channel: Channel<Msg>, account: Arc<Account>, root: PathBuf, p
         .name(format!("sftp-{}", account.user))
         .spawn(move || session_thread(worker_account, root, req_rx, resp_tx));
     if let Err(e) = spawned {
-        error!("sftp session for user={} addr={peer} not started: {e}", account.user);
+        error!(
+            "sftp session for user={} addr={peer} not started: {e}",
+            account.user
+        );
         return;
     }
     let writer = tokio::spawn(async move {
@@ -578,7 +691,11 @@ fn session_thread(
     let fs = match SiteFs::open(&root) {
         Ok(fs) => fs,
         Err(e) => {
-            error!("site folder {} for user={} cannot be opened: {e}", root.display(), account.user);
+            error!(
+                "site folder {} for user={} cannot be opened: {e}",
+                root.display(),
+                account.user
+            );
             return;
         }
     };
@@ -598,12 +715,18 @@ fn session_thread(
 }
 
 /// Runs the gateway on its own multi-threaded runtime until SIGINT or SIGTERM.
-pub fn serve_blocking(cfg: GatewayConfig, source: Arc<dyn UserStoreSource>) -> Result<(), ServeError> {
+pub fn serve_blocking(
+    cfg: GatewayConfig,
+    source: Arc<dyn UserStoreSource>,
+) -> Result<(), ServeError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("sftp-io")
         .build()
-        .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
     rt.block_on(async move {
         let gateway = Gateway::bind(cfg, source).await?;
         let addr = gateway.local_addr().map_err(|source| ServeError::Bind {

@@ -51,10 +51,18 @@ fn io_status(id: u32, e: &io::Error) -> Reply {
         Some(n) if n == libc_errno::ACCES || n == libc_errno::PERM => StatusCode::PermissionDenied,
         // RESOLVE_BENEATH refused a path that leaves the site folder.
         Some(n) if n == libc_errno::XDEV => {
-            return protocol::status(id, StatusCode::PermissionDenied, "path leaves the site folder");
+            return protocol::status(
+                id,
+                StatusCode::PermissionDenied,
+                "path leaves the site folder",
+            );
         }
         Some(n) if n == libc_errno::LOOP => {
-            return protocol::status(id, StatusCode::PermissionDenied, "too many symlinks or a symlink where a file was expected");
+            return protocol::status(
+                id,
+                StatusCode::PermissionDenied,
+                "too many symlinks or a symlink where a file was expected",
+            );
         }
         _ if e.kind() == io::ErrorKind::PermissionDenied => StatusCode::PermissionDenied,
         _ => StatusCode::Failure,
@@ -110,7 +118,13 @@ fn ok(id: u32) -> Reply {
 impl Session {
     /// A session over `fs`; `read_only` refuses every change.
     pub fn new(fs: SiteFs, read_only: bool) -> Session {
-        Session { fs, read_only, handles: HashMap::new(), next_handle: 1, initialised: false }
+        Session {
+            fs,
+            read_only,
+            handles: HashMap::new(),
+            next_handle: 1,
+            initialised: false,
+        }
     }
 
     /// Number of open handles.
@@ -172,13 +186,30 @@ impl Session {
         let ro = self.read_only;
         match req {
             Init { .. } => protocol::status(0, StatusCode::BadMessage, "INIT sent twice"),
-            Open { id, path, pflags, attrs } => self.open(id, &path, pflags, &attrs),
-            Close { id, handle } => match Self::handle_no(&handle).and_then(|n| self.handles.remove(&n)) {
-                Some(_) => ok(id),
-                None => bad_handle(id),
-            },
-            Read { id, handle, offset, len } => self.read(id, &handle, offset, len),
-            Write { id, handle, offset, data } => self.write(id, &handle, offset, &data),
+            Open {
+                id,
+                path,
+                pflags,
+                attrs,
+            } => self.open(id, &path, pflags, &attrs),
+            Close { id, handle } => {
+                match Self::handle_no(&handle).and_then(|n| self.handles.remove(&n)) {
+                    Some(_) => ok(id),
+                    None => bad_handle(id),
+                }
+            }
+            Read {
+                id,
+                handle,
+                offset,
+                len,
+            } => self.read(id, &handle, offset, len),
+            Write {
+                id,
+                handle,
+                offset,
+                data,
+            } => self.write(id, &handle, offset, &data),
             Lstat { id, path } => {
                 let p = vpath!(id, path);
                 let st = try_io!(id, self.fs.lstat(&p));
@@ -234,7 +265,11 @@ impl Session {
                     return denied(id);
                 }
                 let p = vpath!(id, path);
-                try_io!(id, self.fs.mkdir(&p, attrs.permissions.unwrap_or(0o755) & 0o777));
+                try_io!(
+                    id,
+                    self.fs
+                        .mkdir(&p, attrs.permissions.unwrap_or(0o755) & 0o777)
+                );
                 ok(id)
             }
             Rmdir { id, path } => {
@@ -250,7 +285,11 @@ impl Session {
                 let name = p.display();
                 protocol::names(
                     id,
-                    &[NameEntry { filename: name.clone(), longname: name, attrs: Attrs::default() }],
+                    &[NameEntry {
+                        filename: name.clone(),
+                        longname: name,
+                        attrs: Attrs::default(),
+                    }],
                 )
             }
             Rename { id, from, to } | PosixRename { id, from, to } if ro => {
@@ -272,7 +311,11 @@ impl Session {
                 let text = try_io!(id, self.fs.readlink(&p));
                 protocol::names(
                     id,
-                    &[NameEntry { filename: text.clone(), longname: text, attrs: Attrs::default() }],
+                    &[NameEntry {
+                        filename: text.clone(),
+                        longname: text,
+                        attrs: Attrs::default(),
+                    }],
                 )
             }
             Symlink { id, target, link } => {
@@ -318,7 +361,10 @@ impl Session {
             UnknownExtended { id, name } => protocol::status(
                 id,
                 StatusCode::OpUnsupported,
-                &format!("extension {} is not supported", String::from_utf8_lossy(&name)),
+                &format!(
+                    "extension {} is not supported",
+                    String::from_utf8_lossy(&name)
+                ),
             ),
             Unknown { kind, id } => protocol::status(
                 id.unwrap_or(0),
@@ -365,11 +411,18 @@ impl Session {
         if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
             return protocol::status(id, StatusCode::Failure, "not a regular file");
         }
-        self.add_handle(id, Handle::File { file: File::from(fd), writable: write })
+        self.add_handle(
+            id,
+            Handle::File {
+                file: File::from(fd),
+                writable: write,
+            },
+        )
     }
 
     fn read(&mut self, id: u32, raw: &[u8], offset: u64, len: u32) -> Reply {
-        let Some(Handle::File { file, .. }) = Self::handle_no(raw).and_then(|n| self.handles.get(&n))
+        let Some(Handle::File { file, .. }) =
+            Self::handle_no(raw).and_then(|n| self.handles.get(&n))
         else {
             return bad_handle(id);
         };
@@ -407,7 +460,11 @@ impl Session {
             return bad_handle(id);
         };
         if !*writable {
-            return protocol::status(id, StatusCode::PermissionDenied, "file was not opened for writing");
+            return protocol::status(
+                id,
+                StatusCode::PermissionDenied,
+                "file was not opened for writing",
+            );
         }
         try_io!(id, file.write_all_at(data, offset));
         ok(id)
@@ -438,14 +495,22 @@ impl Session {
             }
             let name = name.to_vec();
             let Ok(fd) = dir.fd() else { break };
-            let attrs = match rustix::fs::statat(fd, name.as_slice(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+            let attrs = match rustix::fs::statat(
+                fd,
+                name.as_slice(),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            ) {
                 Ok(st) => sitefs::attrs_of(&st),
                 // Removed between listing and stat: skip it, as ls does.
                 Err(_) => continue,
             };
             let longname = longname(&name, &attrs);
             bytes += name.len() + longname.len() + 40;
-            entries.push(NameEntry { filename: name, longname, attrs });
+            entries.push(NameEntry {
+                filename: name,
+                longname,
+                attrs,
+            });
         }
         let _ = path;
         if entries.is_empty() {
@@ -474,17 +539,24 @@ pub fn longname(name: &[u8], a: &Attrs) -> Vec<u8> {
     let mut perms = String::with_capacity(10);
     perms.push(kind);
     for (bit, ch) in [
-        (0o400, 'r'), (0o200, 'w'), (0o100, 'x'),
-        (0o040, 'r'), (0o020, 'w'), (0o010, 'x'),
-        (0o004, 'r'), (0o002, 'w'), (0o001, 'x'),
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
     ] {
         perms.push(if mode & bit != 0 { ch } else { '-' });
     }
     let (uid, gid) = a.uid_gid.unwrap_or((0, 0));
     let mtime = a.atime_mtime.map(|t| t.1).unwrap_or(0);
     let (y, m, d, hh, mm) = civil(i64::from(mtime));
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let line = format!(
         "{perms}    1 {uid:<8} {gid:<8} {size:>8} {mon} {d:>2} {y} {hh:02}:{mm:02} ",
         size = a.size.unwrap_or(0),
@@ -509,7 +581,13 @@ fn civil(t: i64) -> (i64, i64, i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d, secs / 3600, (secs % 3600) / 60)
+    (
+        if m <= 2 { y + 1 } else { y },
+        m,
+        d,
+        secs / 3600,
+        (secs % 3600) / 60,
+    )
 }
 
 #[cfg(test)]
@@ -540,15 +618,32 @@ mod tests {
 
     fn name_strategy() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(
-            prop_oneof![Just("a"), Just("b"), Just(".."), Just("."), Just("/"), Just("up"), Just("out"), Just("x\0")],
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just(".."),
+                Just("."),
+                Just("/"),
+                Just("up"),
+                Just("out"),
+                Just("x\0")
+            ],
             0..6,
         )
         .prop_map(|parts| parts.concat().into_bytes())
     }
 
     fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
-        (1u8..=20, any::<u32>(), name_strategy(), name_strategy(), any::<u32>(), any::<u64>(),
-         proptest::collection::vec(any::<u8>(), 0..64), any::<bool>())
+        (
+            1u8..=20,
+            any::<u32>(),
+            name_strategy(),
+            name_strategy(),
+            any::<u32>(),
+            any::<u64>(),
+            proptest::collection::vec(any::<u8>(), 0..64),
+            any::<bool>(),
+        )
             .prop_map(|(k, id, p1, p2, flags, off, data, mangle)| {
                 let mut w = Writer::new(if k == 2 { kind::EXTENDED } else { k });
                 w.u32(id);
@@ -564,13 +659,22 @@ mod tests {
                     }
                     // Handles are small numbers, so some refer to open ones.
                     4 | 5 | 6 | 8 | 10 | 12 => {
-                        w.bytes(&(flags % 4).to_be_bytes()).u64(off % 4096).bytes(&data);
+                        w.bytes(&(flags % 4).to_be_bytes())
+                            .u64(off % 4096)
+                            .bytes(&data);
                     }
                     3 => {
                         w.bytes(&p1).u32(flags & 0x3f).u32(0);
                     }
                     9 | 14 => {
-                        w.bytes(&p1).u32(flags & 0xf).u64(off % 100).u32(20001).u32(20001).u32(0o644).u32(1).u32(2);
+                        w.bytes(&p1)
+                            .u32(flags & 0xf)
+                            .u64(off % 100)
+                            .u32(20001)
+                            .u32(20001)
+                            .u32(0o644)
+                            .u32(1)
+                            .u32(2);
                     }
                     _ => {
                         w.bytes(&p1).bytes(&p2);
@@ -616,4 +720,3 @@ mod tests {
         }
     }
 }
-

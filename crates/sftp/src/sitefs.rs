@@ -47,14 +47,23 @@ impl SiteFs {
     }
 
     fn resolve(&self, path: &VPath, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
-        rustix::fs::openat2(&self.root, path.relative(), flags | OFlags::CLOEXEC, mode, RESOLVE)
-            .map_err(errno)
+        rustix::fs::openat2(
+            &self.root,
+            path.relative(),
+            flags | OFlags::CLOEXEC,
+            mode,
+            RESOLVE,
+        )
+        .map_err(errno)
     }
 
     /// The parent folder of `path` and its last component. The root has no parent: refused.
     fn parent<'p>(&self, path: &'p VPath) -> io::Result<(OwnedFd, &'p [u8])> {
         let (dir, name) = path.split_last().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::PermissionDenied, "the site folder itself cannot be changed")
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the site folder itself cannot be changed",
+            )
         })?;
         let fd = self.resolve(&dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
         Ok((fd, name))
@@ -65,7 +74,11 @@ impl SiteFs {
         if path.is_root() && flags.intersects(OFlags::WRONLY | OFlags::RDWR) {
             return Err(io::Error::from_raw_os_error(Errno::ISDIR.raw_os_error()));
         }
-        self.resolve(path, flags | OFlags::NOCTTY, Mode::from_raw_mode(mode & 0o7777))
+        self.resolve(
+            path,
+            flags | OFlags::NOCTTY,
+            Mode::from_raw_mode(mode & 0o7777),
+        )
     }
 
     /// Opens a folder for listing.
@@ -111,8 +124,13 @@ impl SiteFs {
         if replace {
             return rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name).map_err(errno);
         }
-        match rustix::fs::renameat_with(&from_dir, from_name, &to_dir, to_name, RenameFlags::NOREPLACE)
-        {
+        match rustix::fs::renameat_with(
+            &from_dir,
+            from_name,
+            &to_dir,
+            to_name,
+            RenameFlags::NOREPLACE,
+        ) {
             Ok(()) => Ok(()),
             // File systems without RENAME_NOREPLACE (older NFS servers): check, then rename.
             Err(Errno::INVAL) | Err(Errno::NOSYS) => {
@@ -168,12 +186,22 @@ impl SiteFs {
             if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
                 return Err(io::Error::from_raw_os_error(Errno::LOOP.raw_os_error()));
             }
-            rustix::fs::chmodat(rustix::fs::CWD, &proc_path, Mode::from_raw_mode(perm & 0o7777), AtFlags::empty())
-                .map_err(errno)?;
+            rustix::fs::chmodat(
+                rustix::fs::CWD,
+                &proc_path,
+                Mode::from_raw_mode(perm & 0o7777),
+                AtFlags::empty(),
+            )
+            .map_err(errno)?;
         }
         if let Some((atime, mtime)) = attrs.atime_mtime {
-            rustix::fs::utimensat(rustix::fs::CWD, &proc_path, &timestamps(atime, mtime), AtFlags::empty())
-                .map_err(errno)?;
+            rustix::fs::utimensat(
+                rustix::fs::CWD,
+                &proc_path,
+                &timestamps(atime, mtime),
+                AtFlags::empty(),
+            )
+            .map_err(errno)?;
         }
         Ok(())
     }
@@ -206,8 +234,14 @@ pub fn fsetstat(fd: BorrowedFd<'_>, attrs: &Attrs) -> io::Result<()> {
 
 fn timestamps(atime: u32, mtime: u32) -> Timestamps {
     Timestamps {
-        last_access: Timespec { tv_sec: i64::from(atime), tv_nsec: 0 },
-        last_modification: Timespec { tv_sec: i64::from(mtime), tv_nsec: 0 },
+        last_access: Timespec {
+            tv_sec: i64::from(atime),
+            tv_nsec: 0,
+        },
+        last_modification: Timespec {
+            tv_sec: i64::from(mtime),
+            tv_nsec: 0,
+        },
     }
 }
 

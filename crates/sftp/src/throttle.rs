@@ -20,7 +20,11 @@ pub struct ThrottleConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        ThrottleConfig { max_failures: 10, window: Duration::from_secs(300), max_keys: 100_000 }
+        ThrottleConfig {
+            max_failures: 10,
+            window: Duration::from_secs(300),
+            max_keys: 100_000,
+        }
     }
 }
 
@@ -46,7 +50,10 @@ pub enum Blocked {
 
 impl Throttle {
     pub fn new(cfg: ThrottleConfig) -> Throttle {
-        Throttle { cfg, failures: HashMap::new() }
+        Throttle {
+            cfg,
+            failures: HashMap::new(),
+        }
     }
 
     fn locked(&mut self, key: &Key, now: Instant) -> bool {
@@ -94,7 +101,8 @@ impl Throttle {
 
     fn evict(&mut self, now: Instant) {
         let window = self.cfg.window;
-        self.failures.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        self.failures
+            .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
         while self.failures.len() >= self.cfg.max_keys {
             let oldest = self
                 .failures
@@ -116,7 +124,11 @@ mod tests {
     use super::*;
 
     fn cfg() -> ThrottleConfig {
-        ThrottleConfig { max_failures: 3, window: Duration::from_secs(60), max_keys: 4 }
+        ThrottleConfig {
+            max_failures: 3,
+            window: Duration::from_secs(60),
+            max_keys: 4,
+        }
     }
 
     #[test]
@@ -139,7 +151,10 @@ mod tests {
         for i in 1..=3u8 {
             t.failure(IpAddr::from([10, 0, 0, i]), "alice", t0);
         }
-        assert_eq!(t.check(IpAddr::from([10, 0, 0, 9]), "alice", t0), Err(Blocked::User));
+        assert_eq!(
+            t.check(IpAddr::from([10, 0, 0, 9]), "alice", t0),
+            Err(Blocked::User)
+        );
         t.success("alice");
         assert_eq!(t.check(IpAddr::from([10, 0, 0, 9]), "alice", t0), Ok(()));
     }
@@ -149,7 +164,11 @@ mod tests {
         let mut t = Throttle::new(cfg());
         let t0 = Instant::now();
         for i in 0..100u32 {
-            t.failure(IpAddr::from(i.to_be_bytes()), "x", t0 + Duration::from_millis(u64::from(i)));
+            t.failure(
+                IpAddr::from(i.to_be_bytes()),
+                "x",
+                t0 + Duration::from_millis(u64::from(i)),
+            );
         }
         assert!(t.failures.len() <= 4);
     }

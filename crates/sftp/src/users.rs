@@ -6,8 +6,8 @@
 //! [`UserStoreSource`]. A document is validated as a whole (every problem reported at once)
 //! before it replaces the one in use, so a bad edit never locks everyone out.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use russh::keys::{Algorithm, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -59,19 +59,35 @@ pub struct UserEntry {
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("user store {source_name} is not valid JSON of the expected shape: {message}")]
-    Parse { source_name: String, message: String },
+    Parse {
+        source_name: String,
+        message: String,
+    },
     #[error("user store {source_name} is invalid:\n{}", problems.join("\n"))]
-    Invalid { source_name: String, problems: Vec<String> },
+    Invalid {
+        source_name: String,
+        problems: Vec<String>,
+    },
     #[error("site {site:?} is not in the user store: add a user with --uid and --gid to create it")]
     UnknownSite { site: String },
-    #[error("user {user:?} does not exist in site {site:?}: `idealstack sftp user list {site}` shows its users")]
+    #[error(
+        "user {user:?} does not exist in site {site:?}: `idealstack sftp user list {site}` shows its users"
+    )]
     UnknownUser { site: String, user: String },
-    #[error("user {user:?} already exists (in site {site:?}): remove it first or pick another name")]
+    #[error(
+        "user {user:?} already exists (in site {site:?}): remove it first or pick another name"
+    )]
     DuplicateUser { site: String, user: String },
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("hashing the password failed: {0}")]
     Hash(String),
 }
@@ -82,7 +98,8 @@ pub fn valid_site_name(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// Is `s` a valid login name (lowercase letters, digits, `.`, `_`, `-`; up to 32)?
@@ -91,7 +108,8 @@ pub fn valid_user_name(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 32
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
 }
 
 /// Parses an OpenSSH public key line and checks that the gateway can verify it.
@@ -138,9 +156,13 @@ impl Account {
 
     /// Does `password` match? (CPU- and memory-hard: call off the async runtime.)
     pub fn verify_password(&self, password: &str) -> bool {
-        let Some(hash) = &self.password_hash else { return false };
+        let Some(hash) = &self.password_hash else {
+            return false;
+        };
         match PasswordHash::new(hash) {
-            Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+            Ok(parsed) => Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
             Err(_) => false,
         }
     }
@@ -167,7 +189,9 @@ impl UserStore {
         let mut accounts = HashMap::new();
         for (site, s) in &doc.sites {
             if !valid_site_name(site) {
-                problems.push(format!("site {site:?}: names are lowercase letters, digits and dashes"));
+                problems.push(format!(
+                    "site {site:?}: names are lowercase letters, digits and dashes"
+                ));
             }
             if s.uid < MIN_SITE_ID || s.gid < MIN_SITE_ID {
                 problems.push(format!(
@@ -194,7 +218,9 @@ impl UserStore {
                     }
                 }
                 if u.password_hash.is_none() && u.keys.is_empty() {
-                    problems.push(format!("{at}: has neither a password nor a key, so could never log in"));
+                    problems.push(format!(
+                        "{at}: has neither a password nor a key, so could never log in"
+                    ));
                 }
                 let account = Account {
                     user: u.name.clone(),
@@ -206,14 +232,19 @@ impl UserStore {
                     keys,
                 };
                 if accounts.insert(u.name.clone(), Arc::new(account)).is_some() {
-                    problems.push(format!("{at}: login name used twice (login names are unique across sites)"));
+                    problems.push(format!(
+                        "{at}: login name used twice (login names are unique across sites)"
+                    ));
                 }
             }
         }
         if problems.is_empty() {
             Ok(UserStore { accounts })
         } else {
-            Err(StoreError::Invalid { source_name: source_name.to_string(), problems })
+            Err(StoreError::Invalid {
+                source_name: source_name.to_string(),
+                problems,
+            })
         }
     }
 
@@ -241,8 +272,10 @@ impl UserStore {
 
 /// Parses a JSON document without validating it.
 pub fn parse_doc(bytes: &[u8], source_name: &str) -> Result<UserStoreDoc, StoreError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Parse { source_name: source_name.to_string(), message: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Parse {
+        source_name: source_name.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Where the gateway fetches the user store document from (a port in the DESIGN sense).
@@ -268,7 +301,10 @@ impl UserStoreSource for FileSource {
         self.path.display().to_string()
     }
     fn fetch(&self) -> Result<Vec<u8>, StoreError> {
-        std::fs::read(&self.path).map_err(|source| StoreError::Read { path: self.path.clone(), source })
+        std::fs::read(&self.path).map_err(|source| StoreError::Read {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
@@ -276,7 +312,10 @@ impl UserStoreSource for FileSource {
 impl UserStoreDoc {
     /// A new empty document.
     pub fn new() -> UserStoreDoc {
-        UserStoreDoc { version: 1, sites: BTreeMap::new() }
+        UserStoreDoc {
+            version: 1,
+            sites: BTreeMap::new(),
+        }
     }
 
     /// Loads a file, or an empty document when it does not exist yet.
@@ -284,7 +323,10 @@ impl UserStoreDoc {
         match std::fs::read(path) {
             Ok(bytes) => parse_doc(&bytes, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UserStoreDoc::new()),
-            Err(source) => Err(StoreError::Read { path: path.to_path_buf(), source }),
+            Err(source) => Err(StoreError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
@@ -293,8 +335,12 @@ impl UserStoreDoc {
         UserStore::compile(self, &path.display().to_string())?;
         let mut text = serde_json::to_string_pretty(self).expect("the document always serialises");
         text.push('\n');
-        crate::fsutil::write_atomic(path, text.as_bytes(), 0o600)
-            .map_err(|source| StoreError::Write { path: path.to_path_buf(), source })
+        crate::fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|source| {
+            StoreError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 
     /// Adds a user to `site`, creating the site entry when `ids` is given.
@@ -306,15 +352,24 @@ impl UserStoreDoc {
     ) -> Result<(), StoreError> {
         for (s, users) in &self.sites {
             if users.users.iter().any(|u| u.name == user.name) {
-                return Err(StoreError::DuplicateUser { site: s.clone(), user: user.name });
+                return Err(StoreError::DuplicateUser {
+                    site: s.clone(),
+                    user: user.name,
+                });
             }
         }
         let entry = match (self.sites.get_mut(site), ids) {
             (Some(e), _) => e,
-            (None, Some((uid, gid))) => {
-                self.sites.entry(site.to_string()).or_insert(SiteUsers { uid, gid, users: Vec::new() })
+            (None, Some((uid, gid))) => self.sites.entry(site.to_string()).or_insert(SiteUsers {
+                uid,
+                gid,
+                users: Vec::new(),
+            }),
+            (None, None) => {
+                return Err(StoreError::UnknownSite {
+                    site: site.to_string(),
+                });
             }
-            (None, None) => return Err(StoreError::UnknownSite { site: site.to_string() }),
         };
         entry.users.push(user);
         Ok(())
@@ -322,12 +377,19 @@ impl UserStoreDoc {
 
     /// Removes a user from `site`.
     pub fn remove_user(&mut self, site: &str, user: &str) -> Result<(), StoreError> {
-        let entry =
-            self.sites.get_mut(site).ok_or_else(|| StoreError::UnknownSite { site: site.to_string() })?;
+        let entry = self
+            .sites
+            .get_mut(site)
+            .ok_or_else(|| StoreError::UnknownSite {
+                site: site.to_string(),
+            })?;
         let before = entry.users.len();
         entry.users.retain(|u| u.name != user);
         if entry.users.len() == before {
-            return Err(StoreError::UnknownUser { site: site.to_string(), user: user.to_string() });
+            return Err(StoreError::UnknownUser {
+                site: site.to_string(),
+                user: user.to_string(),
+            });
         }
         Ok(())
     }
@@ -337,7 +399,9 @@ impl UserStoreDoc {
         self.sites
             .get(site)
             .map(|s| s.users.as_slice())
-            .ok_or_else(|| StoreError::UnknownSite { site: site.to_string() })
+            .ok_or_else(|| StoreError::UnknownSite {
+                site: site.to_string(),
+            })
     }
 }
 
@@ -345,14 +409,20 @@ impl UserStoreDoc {
 mod tests {
     use super::*;
 
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqRe0NWY1Lg4v9L0Gvy/BuVR1KHyN89uWULRjVlCiaT test";
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKqRe0NWY1Lg4v9L0Gvy/BuVR1KHyN89uWULRjVlCiaT test";
 
     fn doc() -> UserStoreDoc {
         let mut d = UserStoreDoc::new();
         d.add_user(
             "shop",
             Some((20001, 20001)),
-            UserEntry { name: "alice".into(), password_hash: None, keys: vec![KEY.into()], read_only: false },
+            UserEntry {
+                name: "alice".into(),
+                password_hash: None,
+                keys: vec![KEY.into()],
+                read_only: false,
+            },
         )
         .unwrap();
         d
@@ -376,13 +446,30 @@ mod tests {
                 uid: 0,
                 gid: 0,
                 users: vec![
-                    UserEntry { name: "alice".into(), password_hash: Some("plain".into()), keys: vec!["nope".into()], read_only: false },
-                    UserEntry { name: "x".into(), password_hash: None, keys: vec![], read_only: true },
+                    UserEntry {
+                        name: "alice".into(),
+                        password_hash: Some("plain".into()),
+                        keys: vec!["nope".into()],
+                        read_only: false,
+                    },
+                    UserEntry {
+                        name: "x".into(),
+                        password_hash: None,
+                        keys: vec![],
+                        read_only: true,
+                    },
                 ],
             },
         );
         let err = UserStore::compile(&d, "t").unwrap_err().to_string();
-        for needle in ["Bad_Site", "at least 1000", "not an argon2", "key 1", "neither a password", "used twice"] {
+        for needle in [
+            "Bad_Site",
+            "at least 1000",
+            "not an argon2",
+            "key 1",
+            "neither a password",
+            "used twice",
+        ] {
             assert!(err.contains(needle), "{needle} missing from {err}");
         }
     }
@@ -392,8 +479,17 @@ mod tests {
         let mut d = doc();
         let hash = hash_password("s3cret pass").unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        d.add_user("shop", None, UserEntry { name: "bob".into(), password_hash: Some(hash), keys: vec![], read_only: true })
-            .unwrap();
+        d.add_user(
+            "shop",
+            None,
+            UserEntry {
+                name: "bob".into(),
+                password_hash: Some(hash),
+                keys: vec![],
+                read_only: true,
+            },
+        )
+        .unwrap();
         let store = UserStore::compile(&d, "t").unwrap();
         let bob = store.account("bob").unwrap();
         assert!(bob.verify_password("s3cret pass"));
@@ -404,11 +500,30 @@ mod tests {
     #[test]
     fn edits_refuse_duplicates_and_unknowns() {
         let mut d = doc();
-        let u = UserEntry { name: "alice".into(), password_hash: None, keys: vec![KEY.into()], read_only: false };
-        assert!(matches!(d.add_user("blog", Some((20002, 20002)), u), Err(StoreError::DuplicateUser { .. })));
-        let u = UserEntry { name: "carol".into(), password_hash: None, keys: vec![KEY.into()], read_only: false };
-        assert!(matches!(d.add_user("blog", None, u), Err(StoreError::UnknownSite { .. })));
-        assert!(matches!(d.remove_user("shop", "zed"), Err(StoreError::UnknownUser { .. })));
+        let u = UserEntry {
+            name: "alice".into(),
+            password_hash: None,
+            keys: vec![KEY.into()],
+            read_only: false,
+        };
+        assert!(matches!(
+            d.add_user("blog", Some((20002, 20002)), u),
+            Err(StoreError::DuplicateUser { .. })
+        ));
+        let u = UserEntry {
+            name: "carol".into(),
+            password_hash: None,
+            keys: vec![KEY.into()],
+            read_only: false,
+        };
+        assert!(matches!(
+            d.add_user("blog", None, u),
+            Err(StoreError::UnknownSite { .. })
+        ));
+        assert!(matches!(
+            d.remove_user("shop", "zed"),
+            Err(StoreError::UnknownUser { .. })
+        ));
         d.remove_user("shop", "alice").unwrap();
         assert!(d.users("shop").unwrap().is_empty());
     }

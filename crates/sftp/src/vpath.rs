@@ -78,7 +78,12 @@ impl VPath {
     /// The parent and the last component, or `None` for the root.
     pub fn split_last(&self) -> Option<(VPath, &[u8])> {
         let (last, rest) = self.parts.split_last()?;
-        Some((VPath { parts: rest.to_vec() }, last.as_slice()))
+        Some((
+            VPath {
+                parts: rest.to_vec(),
+            },
+            last.as_slice(),
+        ))
     }
 
     /// The path relative to the site root, for `openat2` (`.` for the root).
@@ -136,7 +141,11 @@ impl VPath {
                 }
             }
         }
-        let common = dir.iter().zip(abs.iter()).take_while(|(a, b)| a == b).count();
+        let common = dir
+            .iter()
+            .zip(abs.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
         let mut out: Vec<Vec<u8>> = Vec::new();
         for _ in common..dir.len() {
             out.push(b"..".to_vec());
@@ -160,9 +169,21 @@ mod tests {
 
     #[test]
     fn dotdot_stops_at_the_root_in_every_position() {
-        for raw in ["..", "/..", "../..", "/../../etc/passwd", "a/../../..", "./.././", "/a/b/../../../x"] {
+        for raw in [
+            "..",
+            "/..",
+            "../..",
+            "/../../etc/passwd",
+            "a/../../..",
+            "./.././",
+            "/a/b/../../../x",
+        ] {
             let v = p(raw);
-            assert!(v.parts().iter().all(|c| c != b".." && c != b"." && !c.contains(&b'/')));
+            assert!(
+                v.parts()
+                    .iter()
+                    .all(|c| c != b".." && c != b"." && !c.contains(&b'/'))
+            );
         }
         assert_eq!(p("/../../etc/passwd").display(), b"/etc/passwd");
         assert_eq!(p("a/b/../c").display(), b"/a/c");
@@ -182,12 +203,24 @@ mod tests {
     fn symlink_text_is_relative_and_inside() {
         let link = p("/public_html/wp/link");
         assert_eq!(link.symlink_text(b"../index.php").unwrap(), b"../index.php");
-        assert_eq!(link.symlink_text(b"/private/config.php").unwrap(), b"../../private/config.php");
+        assert_eq!(
+            link.symlink_text(b"/private/config.php").unwrap(),
+            b"../../private/config.php"
+        );
         assert_eq!(link.symlink_text(b"x").unwrap(), b"x");
-        assert_eq!(link.symlink_text(b"../../../etc/passwd"), Err(PathError::TargetOutside));
-        assert_eq!(p("/top").symlink_text(b"../x"), Err(PathError::TargetOutside));
+        assert_eq!(
+            link.symlink_text(b"../../../etc/passwd"),
+            Err(PathError::TargetOutside)
+        );
+        assert_eq!(
+            p("/top").symlink_text(b"../x"),
+            Err(PathError::TargetOutside)
+        );
         // Absolute targets with `..` above the root clamp at the root, like every client path.
-        assert_eq!(link.symlink_text(b"/../../etc/passwd").unwrap(), b"../../etc/passwd");
+        assert_eq!(
+            link.symlink_text(b"/../../etc/passwd").unwrap(),
+            b"../../etc/passwd"
+        );
     }
 
     proptest! {
