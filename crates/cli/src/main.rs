@@ -3,8 +3,13 @@
 //! This file only parses the command line and dispatches; each role lives in a module of its own.
 //! It is the only place `anyhow` is used: libraries return typed errors, rendered here.
 
+mod init;
+mod manifest_file;
+mod plan;
+mod schema;
 mod sendmail;
 mod sftp;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +24,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a commented idealstack.toml for a stack with two example sites.
+    Init(init::Args),
+    /// Check the manifest: every problem at once, each naming its field.
+    Validate(validate::Args),
+    /// Show what would be created and what it would cost; --out writes every template.
+    Plan(plan::Args),
+    /// Print the JSON Schema of idealstack.toml (for editor completion).
+    Schema(schema::Args),
     /// Sendmail-compatible mail submission (PHP's mail() calls this inside the PHP image).
     Sendmail(sendmail::Args),
     /// The SFTP gateway and its users.
@@ -28,6 +41,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Schema(args) => schema::run(args),
         Command::Sendmail(args) => sendmail::run(args),
         Command::Sftp(args) => sftp::run(args),
     };

@@ -172,11 +172,14 @@ pub fn is_db_class(class: &str) -> bool {
         || (general && matches!(size, "large" | "xlarge" | "2xlarge" | "4xlarge" | "8xlarge"))
 }
 
-/// Major versions RDS offers per engine, newest last (the default).
+/// Major versions RDS offers per engine under standard support, newest last (the default).
+/// Only the major version goes into the template: RDS picks the current minor version and
+/// applies minor upgrades itself, so the template never fights an upgraded instance.
+/// (MySQL 8.0 and MariaDB 10.6 left standard support in 2026: extended support costs extra.)
 pub fn engine_versions(engine: &str) -> &'static [&'static str] {
     match engine {
-        "mysql" => &["8.0", "8.4"],
-        "mariadb" => &["10.6", "10.11", "11.4"],
+        "mysql" => &["8.4"],
+        "mariadb" => &["10.11", "11.4"],
         _ => &[],
     }
 }

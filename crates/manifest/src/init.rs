@@ -63,7 +63,7 @@ max = 6
 [stack.database]
 # "mysql", "mariadb", or "none" when no site needs a database.
 engine = "mysql"
-# Major version; the newest RDS offers when left out (MySQL 8.0/8.4, MariaDB 10.6/10.11/11.4).
+# Major version; the newest RDS offers when left out (MySQL 8.4, MariaDB 10.11/11.4).
 # version = "8.4"
 instance_class = "db.t4g.medium"
 # Storage in GB (20-65536); it grows automatically.

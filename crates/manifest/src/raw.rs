@@ -119,7 +119,7 @@ pub struct Database {
     /// `"mysql"`, `"mariadb"`, or `"none"` when no site needs a database.
     #[serde(default)]
     pub engine: Engine,
-    /// Major engine version: MySQL `"8.0"` or `"8.4"`, MariaDB `"10.11"` or `"11.4"`; the engine's
+    /// Major engine version: MySQL `"8.4"`, MariaDB `"10.11"` or `"11.4"`; the engine's
     /// newest supported one when left out.
     #[serde(default)]
     pub version: Option<String>,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::Architecture;
 use crate::cfn::{Template, ga, r, sub, tag_list};
 use crate::iam::{allow, allow_if, inline, trust};
 use crate::options::{ClusterOptions, DYNAMIC_PORTS};
@@ -17,9 +18,17 @@ use crate::{
     spec,
 };
 
-/// The public SSM parameter of the current ECS-optimised Amazon Linux 2023 AMI.
-pub const ECS_AMI_PARAMETER: &str =
-    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+/// The public SSM parameter of the current ECS-optimised Amazon Linux 2023 AMI for `arch`.
+pub fn ecs_ami_parameter(arch: Architecture) -> &'static str {
+    match arch {
+        Architecture::X86_64 => {
+            "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+        }
+        Architecture::Arm64 => {
+            "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"
+        }
+    }
+}
 
 pub(crate) const FS_ARN: &str = "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystemId}";
 pub(crate) const CLUSTER_ARN: &str =
@@ -106,7 +115,7 @@ pub fn cluster(o: &ClusterOptions) -> StackSpec {
         "AmiId",
         "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
         "ECS-optimised Amazon Linux 2023 AMI, resolved from AWS's public SSM parameter at each deploy.",
-        ECS_AMI_PARAMETER,
+        ecs_ami_parameter(o.architecture),
     );
     for (p, value, desc) in [
         (

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use cluster::{ECS_AMI_PARAMETER, cluster};
+pub use cluster::{cluster, ecs_ami_parameter};
 pub use data::{data, data_stack_policy, parameter_group_family};
 pub use edge::{TLS_POLICY, edge};
 pub use network::network;
@@ -69,12 +69,30 @@ pub enum ParameterValue {
         /// The output's logical name (`VpcId`).
         output: String,
     },
+    /// The ARN of an ACM certificate the deployer requests for a site (DNS validation through the
+    /// ACM API, since CloudFormation would wait until the records exist): the site's
+    /// `index`-th certificate, covering the names the plan grouped into it.
+    Certificate {
+        /// The site the certificate belongs to.
+        #[serde(rename = "certificate_of_site")]
+        site: String,
+        /// Which of the site's certificates (0 for the first).
+        index: u32,
+    },
 }
 
 impl ParameterValue {
     /// A literal value.
     pub fn literal(value: impl Into<String>) -> Self {
         ParameterValue::Literal(value.into())
+    }
+
+    /// The ARN of site `site`'s `index`-th certificate, known at deploy time.
+    pub fn certificate(site: impl Into<String>, index: u32) -> Self {
+        ParameterValue::Certificate {
+            site: site.into(),
+            index,
+        }
     }
 
     /// An output of the stack `stack`.
@@ -145,7 +163,7 @@ pub(crate) fn spec(
         .values()
         .filter_map(|v| match v {
             ParameterValue::FromOutput { stack, .. } => Some(stack.clone()),
-            ParameterValue::Literal(_) => None,
+            ParameterValue::Literal(_) | ParameterValue::Certificate { .. } => None,
         })
         .collect();
     depends_on.sort();

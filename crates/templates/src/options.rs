@@ -131,6 +131,16 @@ pub struct ImageRef {
     pub tag: String,
 }
 
+/// CPU architecture of the cluster's instances (one AMI, one image variant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// Intel/AMD.
+    X86_64,
+    /// AWS Graviton.
+    Arm64,
+}
+
 /// Options of the `<stack>-cluster` stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterOptions {
@@ -141,6 +151,8 @@ pub struct ClusterOptions {
     /// Instance types of the mixed-instances policy, preferred first (`m7g.large` needs an ARM
     /// image; do not mix architectures).
     pub instance_types: Vec<String>,
+    /// Their common architecture (selects the ECS-optimised AMI).
+    pub architecture: Architecture,
     /// Minimum instances (>= the AZ count for high availability).
     pub min_instances: u32,
     /// Maximum instances.

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::cfn::{Template, ga, r, sub};
-use crate::cluster::{CLUSTER_ARN, ECS_AMI_PARAMETER, FS_ARN};
+use crate::cluster::{CLUSTER_ARN, FS_ARN, ecs_ami_parameter};
 use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline};
 use crate::options::{ClusterOptions, PHP_CONTAINER_PORT, default_php_tmpfs};
 
@@ -209,7 +209,8 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             "ReadTheAmiParameter",
             &["ssm:GetParameter"],
             json!([sub(&format!(
-                "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}::parameter{ECS_AMI_PARAMETER}"
+                "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}::parameter{}",
+                ecs_ami_parameter(o.architecture)
             ))]),
         ),
         allow(

@@ -93,6 +93,7 @@ pub fn cluster_opts(stack: &str, has_database: bool, retention: u32, ecr: bool) 
         stack: stack.into(),
         tags: tags(),
         instance_types: vec!["m7i.large".into(), "m6i.large".into(), "m5.large".into()],
+        architecture: Architecture::X86_64,
         min_instances: 2,
         max_instances: 10,
         on_demand_base_capacity: 2,
