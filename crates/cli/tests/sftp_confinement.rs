@@ -35,7 +35,10 @@ fn every_escape_attempt_fails() {
     let mut bed = Bed::new("sftp-confine");
     plant_symlinks(&bed);
     bed.start(&[]);
-    let outside_mode = std::fs::metadata(bed.root().join("outside/secret.txt")).unwrap().permissions().mode();
+    let outside_mode = std::fs::metadata(bed.root().join("outside/secret.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
     let script = r#"
 s = connect("alice", key="alice")
 SECRETS = [b"OUTSIDE-SECRET", b"SHOP2-SECRET"]
@@ -68,19 +71,19 @@ paths = ["../outside/secret.txt", "../../outside/secret.txt", "/../../outside/se
 for p in paths:
     must_fail("read " + p, lambda: read(p))
     must_fail("stat " + p, lambda: s.stat(p))
-for p in ["public_html/sib", "public_html/out_abs", "public_html/dirout/tmp/pwned", "public_html/dirup/shop2/public_html/pwned",
+for p in ["public_html/sib", "public_html/out_abs", "public_html/dirout" + ROOT + "/outside/pwned", "public_html/dirup/shop2/public_html/pwned",
           "/../shop2/public_html/pwned"]:
     must_fail("write " + p, lambda: write(p))
 must_fail("listdir dirout", lambda: s.listdir("public_html/dirout"))
 must_fail("listdir dirup", lambda: s.listdir("public_html/dirup"))
-must_fail("mkdir through dirout", lambda: s.mkdir("public_html/dirout/tmp/evil"))
+must_fail("mkdir through dirout", lambda: s.mkdir("public_html/dirout" + ROOT + "/outside/evil"))
 must_fail("chmod out_abs", lambda: s.chmod("public_html/out_abs", 0o777))
 must_fail("chmod sib", lambda: s.chmod("public_html/sib", 0o777))
 must_fail("utime sib", lambda: s.utime("public_html/sib", (1, 1)))
 must_fail("truncate sib", lambda: s.truncate("public_html/sib", 0))
 must_fail("rename into sibling", lambda: s.rename("public_html/mine.txt", "../shop2/public_html/mine.txt"))
 must_fail("rename through dirup", lambda: s.rename("public_html/mine.txt", "public_html/dirup/shop2/public_html/mine.txt"))
-must_fail("rename through dirout", lambda: s.rename("public_html/mine.txt", "public_html/dirout/tmp/mine.txt"))
+must_fail("rename through dirout", lambda: s.rename("public_html/mine.txt", "public_html/dirout" + ROOT + "/outside/mine.txt"))
 must_fail("rename from outside", lambda: s.rename("public_html/dirup/shop2/public_html/secret.txt", "public_html/stolen.txt"))
 must_fail("remove through dirup", lambda: s.remove("public_html/dirup/shop2/public_html/secret.txt"))
 must_fail("symlink relative out", lambda: s.symlink("../../../outside/secret.txt", "public_html/s1"))
@@ -104,11 +107,35 @@ if failures:
 print("ok")
 "#;
     assert_eq!(ok(&bed.paramiko(script), "escape attempts").trim(), "ok");
-    assert_eq!(std::fs::read_to_string(bed.root().join("sites/shop2/public_html/secret.txt")).unwrap(), "SHOP2-SECRET");
-    assert_eq!(std::fs::read_to_string(bed.root().join("outside/secret.txt")).unwrap(), "OUTSIDE-SECRET");
-    assert_eq!(std::fs::metadata(bed.root().join("outside/secret.txt")).unwrap().permissions().mode(), outside_mode);
-    assert!(std::fs::read_dir(bed.root().join("outside")).unwrap().count() == 1, "a file appeared outside");
-    assert_eq!(std::fs::read_dir(bed.root().join("sites/shop2/public_html")).unwrap().count(), 1, "a file appeared in the sibling");
+    assert_eq!(
+        std::fs::read_to_string(bed.root().join("sites/shop2/public_html/secret.txt")).unwrap(),
+        "SHOP2-SECRET"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bed.root().join("outside/secret.txt")).unwrap(),
+        "OUTSIDE-SECRET"
+    );
+    assert_eq!(
+        std::fs::metadata(bed.root().join("outside/secret.txt"))
+            .unwrap()
+            .permissions()
+            .mode(),
+        outside_mode
+    );
+    assert!(
+        std::fs::read_dir(bed.root().join("outside"))
+            .unwrap()
+            .count()
+            == 1,
+        "a file appeared outside"
+    );
+    assert_eq!(
+        std::fs::read_dir(bed.root().join("sites/shop2/public_html"))
+            .unwrap()
+            .count(),
+        1,
+        "a file appeared in the sibling"
+    );
     assert!(bed.shop().join("public_html/mine.txt").exists());
     // OpenSSH's hard link extension: linking to an outward symlink links the symlink itself,
     // which still cannot be followed; linking to a path outside fails.
@@ -131,8 +158,16 @@ fn a_symlink_flipped_between_inside_and_outside_never_leaks() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let tmp = ph.join(format!(".flip{n}"));
-                let target = if n % 2 == 0 { "inside.txt" } else { "../../shop2/public_html/secret.txt" };
-                let dir_target = if n % 2 == 0 { "." } else { "../../shop2/public_html" };
+                let target = if n % 2 == 0 {
+                    "inside.txt"
+                } else {
+                    "../../shop2/public_html/secret.txt"
+                };
+                let dir_target = if n % 2 == 0 {
+                    "."
+                } else {
+                    "../../shop2/public_html"
+                };
                 symlink(target, &tmp).unwrap();
                 std::fs::rename(&tmp, ph.join("race")).unwrap();
                 symlink(dir_target, &tmp).unwrap();
@@ -165,6 +200,12 @@ print("ok", inside)
     let text = ok(&out, "race");
     assert!(text.starts_with("ok"), "{text}");
     let reads: u64 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    assert!(flips > 100, "the symlink flipped only {flips} times: the race was not exercised");
-    assert!(reads > 0, "no read ever succeeded, so the inside target was never reached");
+    assert!(
+        flips > 100,
+        "the symlink flipped only {flips} times: the race was not exercised"
+    );
+    assert!(
+        reads > 0,
+        "no read ever succeeded, so the inside target was never reached"
+    );
 }

@@ -74,11 +74,13 @@ impl SiteFs {
         if path.is_root() && flags.intersects(OFlags::WRONLY | OFlags::RDWR) {
             return Err(io::Error::from_raw_os_error(Errno::ISDIR.raw_os_error()));
         }
-        self.resolve(
-            path,
-            flags | OFlags::NOCTTY,
-            Mode::from_raw_mode(mode & 0o7777),
-        )
+        // openat2 refuses a mode without O_CREAT (EINVAL), unlike open.
+        let mode = if flags.contains(OFlags::CREATE) {
+            Mode::from_raw_mode(mode & 0o7777)
+        } else {
+            Mode::empty()
+        };
+        self.resolve(path, flags | OFlags::NOCTTY, mode)
     }
 
     /// Opens a folder for listing.
