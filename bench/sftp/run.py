@@ -10,6 +10,9 @@ that is removed at the end (no GiB file is left behind).
 Usage (as root, from the repository root):
     cargo build --release -p idealstack-sftp --example sftp_gateway
     python3 bench/sftp/run.py [--smoke] [--gateway PATH]
+--gateway takes the example binary (default) or an `idealstack` binary (run as `idealstack sftp
+serve`); the test suite runs `--smoke` with the debug `idealstack` binary as a check that the
+script works, never as a measurement.
 Prints a Markdown table with throughputs and the gateway/OpenSSH ratios on stdout.
 """
 import argparse, hashlib, os, random, shutil, socket, subprocess, sys, tempfile, time
@@ -91,12 +94,21 @@ def sftp(port, user, key, batch, cwd):
     cmd = ["sftp", "-b", "-", "-P", str(port), "-i", key,
            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-           "-o", "LogLevel=ERROR", f"{user}@127.0.0.1"]
+           "-o", "LogLevel=ERROR",
+           # The same algorithms for both servers: the client's default cipher, and the key
+           # exchange both implement (OpenSSH 9.2's first choice, sntrup761x25519, is not in russh).
+           "-o", "KexAlgorithms=curve25519-sha256", "-o", "Ciphers=chacha20-poly1305@openssh.com",
+           f"{user}@127.0.0.1"]
     t0 = time.monotonic()
     r = subprocess.run(cmd, input=batch.encode(), cwd=cwd, capture_output=True)
     dt = time.monotonic() - t0
     if r.returncode != 0:
-        sys.exit(f"sftp failed: {r.stderr.decode()}")
+        logs = ""
+        for name in ("sshd.log", "gateway.log"):
+            p = os.path.join(os.path.dirname(cwd.rstrip("/")), name)
+            if os.path.exists(p):
+                logs += f"\n--- {name}:\n" + open(p).read()[-3000:]
+        sys.exit(f"sftp to port {port} failed: {r.stderr.decode()}{logs}")
     return dt
 
 
@@ -109,7 +121,11 @@ def main():
     if os.geteuid() != 0:
         sys.exit("run as root: sshd's ChrootDirectory and the gateway's per-site uid need it")
     files, folders, big = (60, 12, 8 << 20) if a.smoke else (3200, 340, 1 << 30)
-    scratch = tempfile.mkdtemp(prefix="idealstack-sftp-bench-")
+    # sshd's ChrootDirectory demands root-owned, not group/world-writable path components, so
+    # the scratch folder lives under the cargo target folder rather than the sticky /tmp.
+    parent = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "sftp-bench")
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix="run-", dir=parent)
     procs = []
     try:
         os.chmod(scratch, 0o755)
@@ -148,8 +164,9 @@ ForceCommand internal-sftp
 ChrootDirectory {site}
 """)
         os.makedirs("/run/sshd", exist_ok=True)
+        sshd_log = open(os.path.join(scratch, "sshd.log"), "w")
         procs.append(subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(scratch, "sshd_config")],
-                                      stderr=subprocess.DEVNULL))
+                                      stderr=sshd_log))
         wait_port(sshd_port, procs[-1], "sshd")
         # The gateway, with one user for the site.
         with open(key + ".pub") as f:
@@ -161,8 +178,14 @@ ChrootDirectory {site}
         gw_port = free_port()
         if not os.path.exists(a.gateway):
             sys.exit(f"{a.gateway} not found: cargo build --release -p idealstack-sftp --example sftp_gateway")
-        procs.append(subprocess.Popen([a.gateway, f"127.0.0.1:{gw_port}", os.path.join(scratch, "hostkeys"),
-                                       os.path.join(scratch, "sites"), users], stderr=subprocess.DEVNULL))
+        if os.path.basename(a.gateway) == "idealstack":
+            gw_cmd = [a.gateway, "sftp", "serve", "--listen", f"127.0.0.1:{gw_port}",
+                      "--host-key-dir", os.path.join(scratch, "hostkeys"),
+                      "--sites-root", os.path.join(scratch, "sites"), "--users", users]
+        else:
+            gw_cmd = [a.gateway, f"127.0.0.1:{gw_port}", os.path.join(scratch, "hostkeys"),
+                      os.path.join(scratch, "sites"), users]
+        procs.append(subprocess.Popen(gw_cmd, stderr=open(os.path.join(scratch, "gateway.log"), "w")))
         wait_port(gw_port, procs[-1], "gateway")
         servers = {"openssh": (sshd_port, "root"), "gateway": (gw_port, "bench")}
         results = {}
@@ -197,6 +220,12 @@ ChrootDirectory {site}
 
         # Tree: upload then download, per server in turn (the download reads what that server
         # just uploaded); then the same for the big file.
+        # Connection set-up alone (log in, start SFTP, `pwd`, log out), median of 3: part of
+        # every transfer below, shown so that it can be told apart from transfer speed.
+        setup = {}
+        for server in ("openssh", "gateway"):
+            port, user = servers[server]
+            setup[server] = sorted(sftp(port, user, key, "pwd\n", local) for _ in range(3))[1]
         for pair in (("tree upload", "tree download"), ("1 GiB upload", "1 GiB download")):
             for server in ("openssh", "gateway"):
                 for w in pair:
@@ -207,9 +236,15 @@ ChrootDirectory {site}
         for w in ("tree upload", "tree download", "1 GiB upload", "1 GiB download"):
             o, g = results[(w, "openssh")], results[(w, "gateway")]
             mb = sizes[w] / 1e6
-            print(f"| {w} ({files} files, {folders} folders, {tree_bytes/1e6:.1f} MB)" if w.startswith("tree") else f"| {w} ({big >> 20} MiB)",
+            print(f"| {w} ({files} files, {folders} folders, {tree_bytes/1e6:.1f} MB)" if w.startswith("tree") else f"| {w.replace('1 GiB', 'big file')} ({big >> 20} MiB)",
                   end="")
             print(f" | {o:.2f} s ({mb / o:.1f} MB/s) | {g:.2f} s ({mb / g:.1f} MB/s) | {o / g:.2f} |")
+        print(f"| connection set-up alone (median of 3) | {setup['openssh']:.3f} s | {setup['gateway']:.3f} s | |")
+        print()
+        print(f"client: {subprocess.run(['ssh', '-V'], capture_output=True, text=True).stderr.strip()}; "
+              f"tree {tree_bytes} bytes, {sum(1 for _ in os.walk(os.path.join(local, 'tree')))} folders incl. top; "
+              f"kex curve25519-sha256, cipher chacha20-poly1305@openssh.com for both; "
+              f"times include connection set-up; every transfer verified byte-identical (SHA-256)")
     finally:
         for p in procs:
             p.terminate()

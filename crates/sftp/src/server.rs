@@ -220,7 +220,9 @@ impl Gateway {
             nodelay: true,
             ..Default::default()
         };
-        ssh.keepalive_interval = Some(Duration::from_secs(60));
+        // No server keepalives: a client's replies to them would count as activity and defeat
+        // the idle timeout, which is also what closes connections to vanished peers.
+        ssh.keepalive_interval = None;
         let shared = Arc::new(Shared {
             throttle: Mutex::new(Throttle::new(cfg.throttle)),
             cfg,
