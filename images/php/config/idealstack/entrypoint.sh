@@ -1,0 +1,70 @@
+#!/bin/bash
+# idealstack PHP runtime: the container's entrypoint (also run by the test suite on Debian's
+# apache2 and php-fpm packages). Starts php-fpm and Apache in the foreground; if either stops,
+# stops the other and exits with its status, so ECS replaces the task.
+#
+# Environment (defaults for the image in brackets):
+#   IDEALSTACK_SITE (required)          site name, in every log line and session key
+#   IDEALSTACK_PORT [8080]              listening port
+#   IDEALSTACK_SITE_ROOT [/var/www/site] EFS access point mount (public_html/ private/ tmp/)
+#   IDEALSTACK_RUN_DIR [/tmp/idealstack] writable tmpfs for pid files, mutexes, the fpm socket
+#   IDEALSTACK_TRUSTED_PROXIES [10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7] the VPC's range
+#   IDEALSTACK_FPM_MAX_CHILDREN [10]    PHP workers at most (size to the task's memory)
+#   IDEALSTACK_LIB [/usr/local/lib/idealstack] prepend, session handler, health page
+#   IDEALSTACK_APACHE_CONF [/usr/local/etc/idealstack/httpd.conf]
+#   IDEALSTACK_FPM_CONF [/usr/local/etc/idealstack/php-fpm.conf]
+#   IDEALSTACK_BIN [/usr/local/bin/idealstack] the idealstack binary (sendmail)
+#   IDEALSTACK_APACHE_BIN [apache2], IDEALSTACK_PHP_FPM_BIN [php-fpm]
+#   IDEALSTACK_SESSION_TABLE            DynamoDB sessions table (sessions stay in files without it)
+#   IDEALSTACK_MAIL_FROM                sender for mail without a From header
+set -euo pipefail
+
+if [ -z "${IDEALSTACK_SITE:-}" ] || ! [[ "$IDEALSTACK_SITE" =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]]; then
+  echo "entrypoint: IDEALSTACK_SITE='${IDEALSTACK_SITE:-}' is not a site name: set it to the site's name (lowercase letters, digits, hyphens)" >&2
+  exit 64
+fi
+export IDEALSTACK_PORT="${IDEALSTACK_PORT:-8080}"
+export IDEALSTACK_SITE_ROOT="${IDEALSTACK_SITE_ROOT:-/var/www/site}"
+export IDEALSTACK_RUN_DIR="${IDEALSTACK_RUN_DIR:-/tmp/idealstack}"
+export IDEALSTACK_TRUSTED_PROXIES="${IDEALSTACK_TRUSTED_PROXIES:-10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7}"
+export IDEALSTACK_FPM_MAX_CHILDREN="${IDEALSTACK_FPM_MAX_CHILDREN:-10}"
+export IDEALSTACK_LIB="${IDEALSTACK_LIB:-/usr/local/lib/idealstack}"
+apache_conf="${IDEALSTACK_APACHE_CONF:-/usr/local/etc/idealstack/httpd.conf}"
+fpm_conf="${IDEALSTACK_FPM_CONF:-/usr/local/etc/idealstack/php-fpm.conf}"
+export IDEALSTACK_BIN="${IDEALSTACK_BIN:-/usr/local/bin/idealstack}"
+apache_bin="${IDEALSTACK_APACHE_BIN:-apache2}"
+fpm_bin="${IDEALSTACK_PHP_FPM_BIN:-php-fpm}"
+
+mkdir -p "$IDEALSTACK_RUN_DIR"
+root_args_fpm=()
+root_args_apache=()
+if [ "$(id -u)" = 0 ]; then
+  # Only the test suite runs this as root: workers then drop to an unprivileged user.
+  : "${IDEALSTACK_APACHE_USER:?running as root needs IDEALSTACK_APACHE_USER (an unprivileged user for workers)}"
+  export IDEALSTACK_FPM_USER="${IDEALSTACK_FPM_USER:-$IDEALSTACK_APACHE_USER}"
+  chown "$IDEALSTACK_APACHE_USER" "$IDEALSTACK_RUN_DIR"
+  root_args_fpm=(-R)
+  root_args_apache=(-DIDEALSTACK_AS_ROOT)
+else
+  export IDEALSTACK_FPM_USER="$(id -u)"
+fi
+
+# PHP's own messages and the master's reach stderr one line each; tag them with the site.
+"$fpm_bin" -y "$fpm_conf" -F "${root_args_fpm[@]}" \
+  2> >(exec sed -u "s/^/site=$IDEALSTACK_SITE type=php msg=/" >&2) &
+fpm=$!
+"$apache_bin" -f "$apache_conf" -DFOREGROUND "${root_args_apache[@]}" &
+apache=$!
+
+stop() {
+  # Graceful: Apache finishes in-flight requests (SIGWINCH), php-fpm its scripts (SIGQUIT).
+  kill -WINCH "$apache" 2>/dev/null || true
+  kill -QUIT "$fpm" 2>/dev/null || true
+}
+trap stop TERM INT
+
+status=0
+wait -n "$fpm" "$apache" || status=$?
+stop
+wait "$fpm" "$apache" 2>/dev/null || true
+exit "$status"
