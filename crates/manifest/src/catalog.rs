@@ -172,14 +172,14 @@ pub fn is_db_class(class: &str) -> bool {
         || (general && matches!(size, "large" | "xlarge" | "2xlarge" | "4xlarge" | "8xlarge"))
 }
 
-/// Major versions RDS offers per engine under standard support, newest last (the default).
-/// Only the major version goes into the template: RDS picks the current minor version and
-/// applies minor upgrades itself, so the template never fights an upgraded instance.
+/// Major versions RDS offers per engine under standard support, newest last (the default),
+/// each with the full version a new database starts on. RDS then applies minor upgrades itself
+/// (auto minor version upgrade is on); a later idealstack release raises the pinned floor.
 /// (MySQL 8.0 and MariaDB 10.6 left standard support in 2026: extended support costs extra.)
-pub fn engine_versions(engine: &str) -> &'static [&'static str] {
+pub fn engine_versions(engine: &str) -> &'static [(&'static str, &'static str)] {
     match engine {
-        "mysql" => &["8.4"],
-        "mariadb" => &["10.11", "11.4"],
+        "mysql" => &[("8.4", "8.4.7")],
+        "mariadb" => &[("10.11", "10.11.14"), ("11.4", "11.4.8")],
         _ => &[],
     }
 }

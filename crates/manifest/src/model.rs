@@ -82,6 +82,8 @@ pub struct DatabaseModel {
     pub engine: Engine,
     /// Major version.
     pub version: String,
+    /// Full version a new database starts on (minor upgrades are automatic).
+    pub engine_version: String,
     /// RDS class.
     pub instance_class: String,
     /// Storage in GB.

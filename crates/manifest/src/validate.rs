@@ -286,19 +286,21 @@ fn validate_database(
         }
     };
     let versions = catalog::engine_versions(engine);
-    let version = match &db.version {
-        Some(v) if versions.contains(&v.as_str()) => v.clone(),
-        Some(v) => {
-            out.invalid(
-                &path.key("version"),
-                format!(
-                    "{v:?} is not a {engine} version RDS offers; use one of {}",
-                    versions.join(", ")
-                ),
-            );
-            return None;
-        }
-        None => versions.last().map(|v| (*v).to_owned())?,
+    let chosen = match &db.version {
+        Some(v) => versions.iter().find(|(major, _)| major == v),
+        None => versions.last(),
+    };
+    let Some(&(version, engine_version)) = chosen else {
+        let majors: Vec<&str> = versions.iter().map(|(major, _)| *major).collect();
+        out.invalid(
+            &path.key("version"),
+            format!(
+                "{:?} is not a {engine} version RDS offers; use one of {}",
+                db.version.as_deref().unwrap_or_default(),
+                majors.join(", ")
+            ),
+        );
+        return None;
     };
     if !catalog::is_db_class(&db.instance_class) {
         out.invalid(&path.key("instance_class"), format!("{:?} is not an RDS instance class idealstack supports; use e.g. db.t4g.medium, db.m7g.large or db.r7g.xlarge", db.instance_class));
@@ -311,7 +313,8 @@ fn validate_database(
     }
     Some(DatabaseModel {
         engine: db.engine,
-        version,
+        version: version.to_owned(),
+        engine_version: engine_version.to_owned(),
         instance_class: db.instance_class.clone(),
         storage_gb: db.storage_gb,
         multi_az: db.multi_az,

@@ -146,7 +146,7 @@ pub fn data_options(model: &Model) -> t::DataOptions {
                     Engine::Mariadb => t::DbEngine::Mariadb,
                     _ => t::DbEngine::Mysql,
                 },
-                engine_version: db.version.clone(),
+                engine_version: db.engine_version.clone(),
                 instance_class: db.instance_class.clone(),
                 storage_gb: db.storage_gb,
                 max_storage_gb: Some((db.storage_gb * 4).min(65536)).filter(|m| *m > db.storage_gb),

@@ -4,6 +4,8 @@
 //! Nothing here is used by production code. A tool that is missing is a hard failure with a message
 //! naming the set-up command, never a silent skip: a skipped test proves nothing.
 
+pub mod lint;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -75,7 +77,10 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Wraps a spawned child; `name` appears in panic messages.
     pub fn new(child: Child, name: impl Into<String>) -> Self {
-        ChildGuard { child, name: name.into() }
+        ChildGuard {
+            child,
+            name: name.into(),
+        }
     }
 
     /// The process id.
