@@ -3,7 +3,9 @@
 //! This file only parses the command line and dispatches; each role lives in a module of its own.
 //! It is the only place `anyhow` is used: libraries return typed errors, rendered here.
 
+mod agent;
 mod init;
+mod lifecycle;
 mod manifest_file;
 mod plan;
 mod schema;
@@ -32,6 +34,10 @@ enum Command {
     Plan(plan::Args),
     /// Print the JSON Schema of idealstack.toml (for editor completion).
     Schema(schema::Args),
+    #[command(flatten)]
+    Lifecycle(lifecycle::Command),
+    /// The in-cluster agent: reconciles what CloudFormation cannot.
+    Agent(agent::Args),
     /// Sendmail-compatible mail submission (PHP's mail() calls this inside the PHP image).
     Sendmail(sendmail::Args),
     /// The SFTP gateway and its users.
@@ -45,6 +51,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Lifecycle(command) => lifecycle::run(command),
+        Command::Agent(args) => agent::run(args),
         Command::Sendmail(args) => sendmail::run(args),
         Command::Sftp(args) => sftp::run(args),
     };
