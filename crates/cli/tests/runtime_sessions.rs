@@ -1,0 +1,228 @@
+//! Sessions in DynamoDB (the image's prepend + session handler) on Debian's apache2 + php-fpm,
+//! against the emulator: shared between two "containers", no lost update under concurrency, a
+//! killed worker's lock lapses, keys carry the site prefix, and an unreachable DynamoDB is logged
+//! while the page still renders.
+
+mod runtime_support;
+
+use idealstack_testbed::scratch_dir;
+use runtime_support::*;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const COUNTER: &str = r#"<?php
+session_start();
+$_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+// Widen the read-modify-write window so that a missing lock would lose updates.
+usleep(30000);
+echo $_SESSION['n'];
+"#;
+
+const HOLD: &str = r#"<?php
+session_start();
+$_SESSION['held'] = true;
+file_put_contents(__DIR__ . '/worker.pid', (string) getmypid());
+sleep(120);
+"#;
+
+const RENDER: &str = r#"<?php
+$ok = @session_start();
+echo 'rendered session=', $ok ? 'on' : 'off';
+"#;
+
+fn session_stack(root: &Path, scratch: &Path, moto: &SerialMoto, lock_ttl: &str) -> Stack {
+    let opts = aws_env(StackOptions::new(root), &moto.endpoint())
+        .env("IDEALSTACK_SESSION_TABLE", "sessions")
+        .env("IDEALSTACK_SESSION_LOCK_TTL", lock_ttl);
+    Stack::start(&opts, scratch)
+}
+
+fn site_with_pages(scratch: &Path) -> std::path::PathBuf {
+    let root = make_site_root(scratch);
+    put(&root, "counter.php", COUNTER);
+    put(&root, "hold.php", HOLD);
+    put(&root, "render.php", RENDER);
+    root
+}
+
+fn cookie_of(r: &Response) -> String {
+    let set = r
+        .header("set-cookie")
+        .expect("the first request sets a session cookie");
+    set.split(';').next().unwrap().to_string()
+}
+
+#[test]
+fn a_session_written_in_one_container_is_read_in_another() {
+    let scratch = scratch_dir("rt-sess-two");
+    let moto = SerialMoto::start();
+    create_sessions_table(&moto.endpoint(), "sessions");
+    let root = site_with_pages(scratch.path());
+    let a = session_stack(&root, scratch.path(), &moto, "30");
+    let b = session_stack(&root, scratch.path(), &moto, "30");
+
+    let first = curl(&[&a.url("/counter.php")]);
+    assert_eq!(first.body, "1", "{first:?}");
+    let cookie = cookie_of(&first);
+    assert_eq!(curl(&["-b", &cookie, &b.url("/counter.php")]).body, "2");
+    assert_eq!(curl(&["-b", &cookie, &a.url("/counter.php")]).body, "3");
+
+    // The item is keyed <site>#<id> (the IAM LeadingKeys prefix), expires through TTL, no lock left.
+    let id = cookie.split_once('=').unwrap().1;
+    let item = dynamodb(
+        &moto.endpoint(),
+        "GetItem",
+        &serde_json::json!({"TableName": "sessions", "Key": {"id": {"S": format!("shop#{id}")}}, "ConsistentRead": true}),
+    );
+    let item = &item["Item"];
+    let expires: i64 = item["expires"]["N"].as_str().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (now + 1000..=now + 1500).contains(&expires),
+        "expires {expires} vs now {now}"
+    );
+    assert!(
+        item.get("lock_owner").is_none(),
+        "lock released after the request: {item}"
+    );
+    assert!(item["data"]["B"].is_string());
+
+    // A stranger's cookie is not adopted (strict mode): a fresh id is issued.
+    let r = curl(&[
+        "-b",
+        "PHPSESSID=forgedforgedforgedforgedforgedforged",
+        &a.url("/counter.php"),
+    ]);
+    assert_eq!(r.body, "1");
+    assert!(!cookie_of(&r).contains("forged"));
+}
+
+#[test]
+fn concurrent_requests_on_one_session_lose_no_update() {
+    let scratch = scratch_dir("rt-sess-conc");
+    let moto = SerialMoto::start();
+    create_sessions_table(&moto.endpoint(), "sessions");
+    let root = site_with_pages(scratch.path());
+    let a = session_stack(&root, scratch.path(), &moto, "30");
+    let b = session_stack(&root, scratch.path(), &moto, "30");
+    let first = curl(&[&a.url("/counter.php")]);
+    let cookie = cookie_of(&first);
+
+    const N: usize = 24;
+    let urls: Vec<String> = (0..N)
+        .map(|i| {
+            if i % 2 == 0 {
+                a.url("/counter.php")
+            } else {
+                b.url("/counter.php")
+            }
+        })
+        .collect();
+    let handles: Vec<_> = urls
+        .into_iter()
+        .map(|url| {
+            let cookie = cookie.clone();
+            std::thread::spawn(move || curl(&["-b", &cookie, &url]))
+        })
+        .collect();
+    let mut seen: Vec<u32> = handles
+        .into_iter()
+        .map(|h| {
+            let r = h.join().unwrap();
+            assert_eq!(r.status, 200, "{r:?}");
+            r.body
+                .parse()
+                .unwrap_or_else(|_| panic!("counter page answered {r:?}"))
+        })
+        .collect();
+    seen.sort();
+    // Every request saw a distinct value: the increments were serialised by the lock.
+    assert_eq!(seen, (2..=(N as u32 + 1)).collect::<Vec<_>>());
+    assert_eq!(
+        curl(&["-b", &cookie, &b.url("/counter.php")]).body,
+        (N + 2).to_string()
+    );
+    for stack in [&a, &b] {
+        assert!(
+            !stack.stderr_text().contains("idealstack-session"),
+            "{}",
+            stack.stderr_text()
+        );
+    }
+}
+
+#[test]
+fn a_killed_workers_lock_expires() {
+    let scratch = scratch_dir("rt-sess-kill");
+    let moto = SerialMoto::start();
+    create_sessions_table(&moto.endpoint(), "sessions");
+    let root = site_with_pages(scratch.path());
+    let stack = session_stack(&root, scratch.path(), &moto, "4");
+    let cookie = cookie_of(&curl(&[&stack.url("/counter.php")]));
+
+    // A request takes the lock and its worker is killed mid-request.
+    let hold_url = stack.url("/hold.php");
+    let hold_cookie = cookie.clone();
+    let holder = std::thread::spawn(move || curl(&["-b", &hold_cookie, &hold_url]));
+    let pid_file = root.join("public_html/worker.pid");
+    let start = Instant::now();
+    while !pid_file.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "hold.php never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let killed_at = Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = holder.join();
+
+    // The next request waits for the lock to lapse (4 s), then proceeds with the last saved data.
+    let r = curl(&["-b", &cookie, &stack.url("/counter.php")]);
+    let waited = killed_at.elapsed();
+    assert_eq!(r.body, "2", "{r:?}");
+    assert!(
+        waited >= Duration::from_millis(2500),
+        "the lock was not held: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(12),
+        "the lock outlived its TTL: {waited:?}"
+    );
+}
+
+#[test]
+fn an_unreachable_dynamodb_is_logged_and_the_page_still_renders() {
+    let scratch = scratch_dir("rt-sess-down");
+    let root = site_with_pages(scratch.path());
+    // Nothing listens on this port.
+    let dead = format!("http://127.0.0.1:{}", idealstack_testbed::free_port());
+    let opts = aws_env(StackOptions::new(&root), &dead).env("IDEALSTACK_SESSION_TABLE", "sessions");
+    let stack = Stack::start(&opts, scratch.path());
+    let started = Instant::now();
+    let r = curl(&[&stack.url("/render.php")]);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "rendered session=off"),
+        "{r:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    let err = stack.stderr_text();
+    let line = err
+        .lines()
+        .find(|l| l.contains("idealstack-session:"))
+        .unwrap_or_else(|| panic!("no session error line in: {err}"));
+    assert!(line.starts_with("site=shop type=php msg=PHP message: idealstack-session: site=shop status=error op=read table=sessions"), "{line}");
+    assert!(line.contains("error=network"), "{line}");
+}
