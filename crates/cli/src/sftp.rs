@@ -145,21 +145,39 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        UserCommand::Add { site, name, users: path, password_stdin, keys, read_only, uid, gid } => {
+        UserCommand::Add {
+            site,
+            name,
+            users: path,
+            password_stdin,
+            keys,
+            read_only,
+            uid,
+            gid,
+        } => {
             if !users::valid_site_name(&site) {
-                bail!("site name {site:?} is invalid: use lowercase letters, digits and dashes, as in idealstack.toml");
+                bail!(
+                    "site name {site:?} is invalid: use lowercase letters, digits and dashes, as in idealstack.toml"
+                );
             }
             if !users::valid_user_name(&name) {
-                bail!("login name {name:?} is invalid: use 1-32 of a-z 0-9 . _ - starting with a letter or digit");
+                bail!(
+                    "login name {name:?} is invalid: use 1-32 of a-z 0-9 . _ - starting with a letter or digit"
+                );
             }
             if !password_stdin && keys.is_empty() {
-                bail!("user {name:?} needs a credential: pass --password-stdin and/or --key FILE.pub");
+                bail!(
+                    "user {name:?} needs a credential: pass --password-stdin and/or --key FILE.pub"
+                );
             }
             let mut key_lines = Vec::new();
             for k in &keys {
                 let text = std::fs::read_to_string(k)
                     .with_context(|| format!("reading public key file {}", k.display()))?;
-                for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+                for line in text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                {
                     users::parse_public_key(line)
                         .map_err(|e| anyhow::anyhow!("public key file {}: {e}", k.display()))?;
                     key_lines.push(line.trim().to_string());
@@ -167,7 +185,10 @@ fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
             }
             let password_hash = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password from stdin")?;
                 let pw = line.trim_end_matches(['\n', '\r']);
                 if pw.len() < 12 {
                     bail!("the password on stdin is shorter than 12 characters: use a longer one");
@@ -178,11 +199,24 @@ fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
             };
             let mut doc = UserStoreDoc::load_or_new(&path)?;
             let ids = uid.zip(gid);
-            doc.add_user(&site, ids, UserEntry { name: name.clone(), password_hash, keys: key_lines, read_only })?;
+            doc.add_user(
+                &site,
+                ids,
+                UserEntry {
+                    name: name.clone(),
+                    password_hash,
+                    keys: key_lines,
+                    read_only,
+                },
+            )?;
             doc.save(&path)?;
             eprintln!("added {name} to site {site} in {}", path.display());
         }
-        UserCommand::Remove { site, name, users: path } => {
+        UserCommand::Remove {
+            site,
+            name,
+            users: path,
+        } => {
             let mut doc = UserStoreDoc::load_or_new(&path)?;
             doc.remove_user(&site, &name)?;
             doc.save(&path)?;
@@ -198,7 +232,11 @@ fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 if !u.keys.is_empty() {
                     creds.push(format!("{} key(s)", u.keys.len()));
                 }
-                let access = if u.read_only { "read-only" } else { "read-write" };
+                let access = if u.read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                };
                 println!("{}\t{access}\t{}", u.name, creds.join(", "));
             }
         }

@@ -211,7 +211,12 @@ fn cli_refuses_bad_input_with_advice() {
 #[test]
 fn idle_sessions_are_closed_and_sessions_per_user_are_limited() {
     let mut bed = Bed::new("sftp-limits");
-    bed.start(&["--idle-timeout-seconds", "2", "--max-sessions-per-user", "1"]);
+    bed.start(&[
+        "--idle-timeout-seconds",
+        "2",
+        "--max-sessions-per-user",
+        "1",
+    ]);
     let out = bed.paramiko(
         r#"
 first = connect("alice", key="alice")

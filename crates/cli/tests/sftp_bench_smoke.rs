@@ -15,8 +15,17 @@ fn benchmark_script_runs_in_smoke_mode() {
         .output()
         .expect("run python3 bench/sftp/run.py");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for w in ["tree upload", "tree download", "big file upload", "big file download"] {
+    assert!(
+        out.status.success(),
+        "bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for w in [
+        "tree upload",
+        "tree download",
+        "big file upload",
+        "big file download",
+    ] {
         assert!(stdout.contains(w), "no {w} row:\n{stdout}");
     }
 }

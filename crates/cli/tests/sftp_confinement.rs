@@ -158,12 +158,12 @@ fn a_symlink_flipped_between_inside_and_outside_never_leaks() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let tmp = ph.join(format!(".flip{n}"));
-                let target = if n % 2 == 0 {
+                let target = if n.is_multiple_of(2) {
                     "inside.txt"
                 } else {
                     "../../shop2/public_html/secret.txt"
                 };
-                let dir_target = if n % 2 == 0 {
+                let dir_target = if n.is_multiple_of(2) {
                     "."
                 } else {
                     "../../shop2/public_html"

@@ -5,7 +5,9 @@
 
 #![allow(dead_code)]
 
-use idealstack_testbed::{ChildGuard, free_port, scratch_dir, system_tool, venv_tool, wait_for_port};
+use idealstack_testbed::{
+    ChildGuard, free_port, scratch_dir, system_tool, venv_tool, wait_for_port,
+};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::{PermissionsExt, chown};
@@ -23,7 +25,8 @@ pub fn bin() -> &'static str {
 
 /// Runs a command, returning its output; panics if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 fn must(cmd: &mut Command) -> Output {
@@ -68,7 +71,10 @@ impl Bed {
     /// extends shop's), a secret outside every site, and logins:
     /// alice (shop, key + password), reader (shop, key, read-only), bob (shop2, key).
     pub fn new(tag: &str) -> Bed {
-        assert!(rustix_is_root(), "the SFTP tests run as root (as CI does): the gateway takes each site's uid/gid");
+        assert!(
+            rustix_is_root(),
+            "the SFTP tests run as root (as CI does): the gateway takes each site's uid/gid"
+        );
         let dir = scratch_dir(tag);
         let root = dir.path().to_path_buf();
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -82,15 +88,32 @@ impl Bed {
                 chown(&d, Some(uid), Some(uid)).unwrap();
             }
         }
-        std::fs::write(root.join("sites/shop2/public_html/secret.txt"), "SHOP2-SECRET").unwrap();
+        std::fs::write(
+            root.join("sites/shop2/public_html/secret.txt"),
+            "SHOP2-SECRET",
+        )
+        .unwrap();
         std::fs::create_dir_all(root.join("outside")).unwrap();
         std::fs::write(root.join("outside/secret.txt"), "OUTSIDE-SECRET").unwrap();
         std::fs::create_dir_all(root.join("keys")).unwrap();
         for k in ["alice", "reader", "bob", "stranger"] {
-            must(Command::new(system_tool("ssh-keygen")).args(["-q", "-t", "ed25519", "-N", "", "-C", k, "-f"]).arg(root.join("keys").join(k)));
+            must(
+                Command::new(system_tool("ssh-keygen"))
+                    .args(["-q", "-t", "ed25519", "-N", "", "-C", k, "-f"])
+                    .arg(root.join("keys").join(k)),
+            );
         }
-        let bed = Bed { dir, port: 0, gateway: None };
-        bed.add_user("shop", "alice", &["--uid", "20001", "--gid", "20001", "--password-stdin"], Some(PASSWORD));
+        let bed = Bed {
+            dir,
+            port: 0,
+            gateway: None,
+        };
+        bed.add_user(
+            "shop",
+            "alice",
+            &["--uid", "20001", "--gid", "20001", "--password-stdin"],
+            Some(PASSWORD),
+        );
         bed.add_user("shop", "reader", &["--read-only"], None);
         bed.add_user("shop2", "bob", &["--uid", "20002", "--gid", "20002"], None);
         bed
@@ -99,29 +122,56 @@ impl Bed {
     /// `idealstack sftp user add SITE NAME --key keys/NAME.pub ...`
     pub fn add_user(&self, site: &str, name: &str, extra: &[&str], password: Option<&str>) {
         let mut cmd = Command::new(bin());
-        cmd.args(["sftp", "user", "add", site, name, "--users"]).arg(self.users());
+        cmd.args(["sftp", "user", "add", site, name, "--users"])
+            .arg(self.users());
         cmd.arg("--key").arg(self.key(name).with_extension("pub"));
-        cmd.args(extra).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(pw) = password {
             writeln!(child.stdin.take().unwrap(), "{pw}").unwrap();
         }
         drop(child.stdin.take());
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "user add {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Starts (or restarts) the gateway on a fresh loopback port.
     pub fn start(&mut self, extra: &[&str]) {
         self.gateway = None;
         self.port = free_port();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.root().join("gateway.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root().join("gateway.log"))
+            .unwrap();
         let child = Command::new(bin())
-            .args(["sftp", "serve", "--listen", &format!("127.0.0.1:{}", self.port)])
-            .arg("--host-key-dir").arg(self.root().join("hostkeys"))
-            .arg("--sites-root").arg(self.sites())
-            .arg("--users").arg(self.users())
-            .args(["--reload-seconds", "1", "--auth-rejection-ms", "50", "--max-failures", "5"])
+            .args([
+                "sftp",
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+            ])
+            .arg("--host-key-dir")
+            .arg(self.root().join("hostkeys"))
+            .arg("--sites-root")
+            .arg(self.sites())
+            .arg("--users")
+            .arg(self.users())
+            .args([
+                "--reload-seconds",
+                "1",
+                "--auth-rejection-ms",
+                "50",
+                "--max-failures",
+                "5",
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -129,13 +179,20 @@ impl Bed {
             .spawn()
             .expect("spawn idealstack sftp serve");
         let mut guard = ChildGuard::new(child, "idealstack sftp serve");
-        wait_for_port(SocketAddr::from(([127, 0, 0, 1], self.port)), Duration::from_secs(30), "the SFTP gateway");
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+            Duration::from_secs(30),
+            "the SFTP gateway",
+        );
         guard.assert_running();
         self.gateway = Some(guard);
     }
 
     pub fn assert_running(&mut self) {
-        self.gateway.as_mut().expect("gateway started").assert_running();
+        self.gateway
+            .as_mut()
+            .expect("gateway started")
+            .assert_running();
     }
 
     /// Runs OpenSSH `sftp -b -` as `user` with its key; returns the output.
@@ -148,9 +205,20 @@ impl Bed {
             .args(["-b", "-", "-P", &self.port.to_string(), "-i"])
             .arg(key)
             .args([
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-                "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "IdentityAgent=none",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=20",
             ])
             .arg(format!("{user}@127.0.0.1"))
             .current_dir(self.root())
@@ -159,7 +227,12 @@ impl Bed {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn sftp");
-        child.stdin.take().unwrap().write_all(batch.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(batch.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 
@@ -190,7 +263,9 @@ def connect(user, password=None, key=None):
         );
         let path = self.root().join("script.py");
         std::fs::write(&path, format!("{prelude}\n{script}")).unwrap();
-        run(Command::new(venv_tool("python")).arg(&path).current_dir(self.root()))
+        run(Command::new(venv_tool("python"))
+            .arg(&path)
+            .current_dir(self.root()))
     }
 }
 
@@ -210,13 +285,20 @@ fn rustix_is_root() -> bool {
     // SAFETY-free check: the real uid of this process, read from /proc.
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
 /// Writes a deterministic pseudo-random file of `len` bytes.
 pub fn pseudo_random_file(path: &Path, len: usize, seed: u64) {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     let mut data = Vec::with_capacity(len);
     while data.len() < len {
         x ^= x << 13;
@@ -238,7 +320,10 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if e.file_type().unwrap().is_dir() {
                 walk(base, &p, out);
             } else {
-                out.push((p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(base).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
