@@ -78,7 +78,19 @@ impl MailTransport for SesTransport {
 
 /// Sorts an SDK error into what the sender should do about it.
 fn classify(err: SdkError<SendEmailError>) -> TransportError {
-    let text = DisplayErrorContext(&err).to_string();
+    let text = match &err {
+        // SES's own answer is short and says what to fix; the full context repeats the response.
+        SdkError::ServiceError(service) => {
+            let meta = service.err().meta();
+            format!(
+                "{}: {} (HTTP {})",
+                meta.code().unwrap_or("ServiceError"),
+                meta.message().unwrap_or("no message"),
+                service.raw().status().as_u16()
+            )
+        }
+        _ => DisplayErrorContext(&err).to_string(),
+    };
     match &err {
         SdkError::ConstructionFailure(_) => TransportError::Config(text),
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
