@@ -18,12 +18,26 @@ struct SiteGen {
 }
 
 fn site_gen() -> impl Strategy<Value = SiteGen> {
-    (1usize..=12, any::<bool>(), any::<bool>(), any::<bool>(), prop::sample::select(vec!["8.1", "8.3", "8.4"]))
-        .prop_map(|(domains, wildcard, www, database, php)| SiteGen { domains, wildcard, www, database, php })
+    (
+        1usize..=12,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop::sample::select(vec!["8.1", "8.3", "8.4"]),
+    )
+        .prop_map(|(domains, wildcard, www, database, php)| SiteGen {
+            domains,
+            wildcard,
+            www,
+            database,
+            php,
+        })
 }
 
 fn site_toml(name: &str, g: &SiteGen) -> String {
-    let mut domains: Vec<String> = (0..g.domains).map(|i| format!("\"d{i}.{name}.example\"")).collect();
+    let mut domains: Vec<String> = (0..g.domains)
+        .map(|i| format!("\"d{i}.{name}.example\""))
+        .collect();
     if g.wildcard {
         domains.push(format!("\"*.{name}.example\""));
     }
@@ -56,7 +70,10 @@ fn site_stacks(text: &str, prior: &Prior) -> (BTreeMap<String, String>, Prior) {
         .filter_map(|s| {
             let site = s.name.strip_prefix("prop-site-")?;
             let params = serde_json::to_string(&(&s.parameters, &s.tags)).unwrap();
-            Some((site.to_owned(), format!("{}\n{params}", render(&s.template))))
+            Some((
+                site.to_owned(),
+                format!("{}\n{params}", render(&s.template)),
+            ))
         })
         .collect();
     (sites, Prior::from(&b.plan))

@@ -313,7 +313,7 @@ fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
             ],
             json!([r("SessionsTableArn")]),
             json!({
-                "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [format!("{}:*", o.site)] },
+                "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [format!("{}*", session_key_prefix(&o.site))] },
                 "Null": { "dynamodb:LeadingKeys": "false" },
             }),
         ),
@@ -373,10 +373,6 @@ fn task_definition(t: &mut Template, o: &SiteOptions) {
     env.insert("IDEALSTACK_SITE".into(), json!(o.site));
     env.insert("IDEALSTACK_SITE_ROOT".into(), json!(SITE_MOUNT_PATH));
     env.insert("IDEALSTACK_SESSION_TABLE".into(), r("SessionsTableName"));
-    env.insert(
-        "IDEALSTACK_SESSION_PREFIX".into(),
-        json!(format!("{}:", o.site)),
-    );
     env.insert("AWS_REGION".into(), r("AWS::Region"));
     if let Some(email) = &o.email {
         env.insert("IDEALSTACK_MAIL_DOMAIN".into(), json!(email.identity));
@@ -597,4 +593,11 @@ mod tests {
         let param = "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/token";
         check(param, true, param);
     }
+}
+
+/// The prefix of every session key of `site` in the shared sessions table (`shop#<session id>`).
+/// The PHP runtime's session handler (images/php/config/idealstack/session.php) builds keys this
+/// way and the site's task role may touch only keys with this prefix (dynamodb:LeadingKeys).
+pub fn session_key_prefix(site: &str) -> String {
+    format!("{site}#")
 }
