@@ -90,7 +90,7 @@ mariadb --no-defaults -uroot --socket="$scratch/dbrun/sock" wordpress -e \
 deb_port=$(free_port)
 cp -a /etc/apache2 "$scratch/debian-apache2"
 sed -i "s/^Listen 80$/Listen $deb_port/; /Listen 443/d" "$scratch/debian-apache2/ports.conf"
-sed -i "s#DocumentRoot /var/www/html#DocumentRoot $site/public_html#" "$scratch/debian-apache2/sites-available/000-default.conf"
+sed -i "s#DocumentRoot /var/www/html#DocumentRoot $site/public_html#; s#<VirtualHost \*:80>#<VirtualHost *:$deb_port>#" "$scratch/debian-apache2/sites-available/000-default.conf"
 printf '<Directory %s>\n  Require all granted\n</Directory>\n' "$site/public_html" > "$scratch/debian-apache2/conf-enabled/zz-bench-docroot.conf"
 mkdir -p "$scratch/deb-run" "$scratch/deb-lock" "$scratch/deb-log"
 log "starting Debian default config on $deb_port"
@@ -111,18 +111,33 @@ ours_check=$(page "$ours_port"); deb_check=$(page "$deb_port")
 log "front page: idealstack $ours_check, debian $deb_check"
 [ "${ours_check%% *}" = 200 ] && [ "${deb_check%% *}" = 200 ] || { echo "bench: front page not 200" >&2; exit 1; }
 
-# Summed PSS (kB) of the processes in a process group.
+# The server processes (apache2, php-fpm) started under a leader pid, at any depth (php-fpm
+# starts its own session, so a process group does not find it).
+server_pids() {
+  local all; all=$(ps -eo pid=,ppid=)
+  local frontier="$1" found="$1"
+  while [ -n "$frontier" ]; do
+    local next=""
+    for p in $frontier; do
+      next="$next $(echo "$all" | awk -v p="$p" '$2 == p {print $1}')"
+    done
+    frontier=$(echo $next)
+    found="$found $frontier"
+  done
+  for p in $found; do
+    case "$(cat /proc/"$p"/comm 2>/dev/null)" in apache2|php-fpm*) echo "$p" ;; esac
+  done
+}
+# Summed PSS (kB) of those processes.
 pss() {
   local total=0
-  for p in $(pgrep -g "$1"); do
-    local comm; comm=$(cat /proc/"$p"/comm 2>/dev/null || true)
-    case "$comm" in apache2|php-fpm*) ;; *) continue ;; esac
+  for p in $(server_pids "$1"); do
     local kb; kb=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)
     total=$((total + ${kb:-0}))
   done
   echo "$total"
 }
-procs() { local n=0; for p in $(pgrep -g "$1"); do case "$(cat /proc/"$p"/comm 2>/dev/null)" in apache2|php-fpm*) n=$((n+1));; esac; done; echo "$n"; }
+procs() { server_pids "$1" | wc -l; }
 
 rps() {
   ab -q -t "$duration" -n 10000000 -c "$concurrency" -H "Host: bench.localhost" "http://127.0.0.1:$1/" 2>/dev/null \
@@ -138,6 +153,7 @@ deb_rps=$(rps "$deb_port")
 sleep 5
 ours_mem=$(pss "$ours_pgid"); deb_mem=$(pss "$deb_pgid")
 ours_n=$(procs "$ours_pgid"); deb_n=$(procs "$deb_pgid")
+ps -o pid,ppid,user,comm,rss -p "$(echo $(server_pids "$ours_pgid") $(server_pids "$deb_pgid") | tr ' ' ,)" >&2
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 echo "| configuration | requests/s | idle memory (PSS, MB) | processes |"
