@@ -235,21 +235,14 @@ fn validate_instances(
             "0: the cluster needs at least 1 instance (2 or more for high availability)",
         );
     }
-    if inst.max < inst.min {
-        out.push(
-            &path.key("max"),
-            Problem::Conflict,
-            format!("{} is below min ({})", inst.max, inst.min),
-        );
-    } else if inst.max > 500 {
-        out.invalid(
-            &path.key("max"),
-            format!(
-                "{} is above the 500 instances idealstack manages per stack",
-                inst.max
-            ),
-        );
-    }
+    check_bounds(
+        out,
+        path,
+        ("min", inst.min),
+        ("max", inst.max),
+        500,
+        "instances idealstack manages per stack",
+    );
     if out.len() != before {
         return None;
     }
@@ -264,6 +257,29 @@ fn validate_instances(
         max: inst.max,
         smallest,
     })
+}
+
+/// A `min`/`max` pair: max not below min, and not above `ceiling`.
+fn check_bounds(
+    out: &mut Collector,
+    path: &FieldPath,
+    (min_name, min): (&str, u32),
+    (max_name, max): (&str, u32),
+    ceiling: u32,
+    what: &str,
+) {
+    if max < min {
+        out.push(
+            &path.key(max_name),
+            Problem::Conflict,
+            format!("{max} is below {min_name} ({min})"),
+        );
+    } else if max > ceiling {
+        out.invalid(
+            &path.key(max_name),
+            format!("{max}: at most {ceiling} {what}"),
+        );
+    }
 }
 
 fn validate_database(
@@ -497,18 +513,15 @@ fn validate_site(
         check_php(&php, &path.key("php"), out);
     }
     let cpu_units = validate_size(site, stack, path, out);
-    if site.max_tasks < site.min_tasks {
-        out.push(
-            &path.key("max_tasks"),
-            Problem::Conflict,
-            format!("{} is below min_tasks ({})", site.max_tasks, site.min_tasks),
-        );
-    } else if site.max_tasks > 100 {
-        out.invalid(
-            &path.key("max_tasks"),
-            format!("{}: at most 100 tasks per site", site.max_tasks),
-        );
-    } else if site.max_tasks == 0 {
+    check_bounds(
+        out,
+        path,
+        ("min_tasks", site.min_tasks),
+        ("max_tasks", site.max_tasks),
+        100,
+        "tasks per site",
+    );
+    if site.max_tasks == 0 {
         out.invalid(
             &path.key("max_tasks"),
             "0: a site needs at least one task to serve",
