@@ -189,7 +189,12 @@ impl Drop for Stack {
     fn drop(&mut self) {
         if let Some(guard) = self.guard.take() {
             let pgid = guard.id();
-            // TERM the whole group (entrypoint, apache2, php-fpm, sed), then reap.
+            // php-fpm starts a session of its own, so the group signal below misses it: stop its
+            // master by pid file (its workers follow it).
+            if let Ok(pid) = std::fs::read_to_string(self.run_dir.join("php-fpm.pid")) {
+                let _ = Command::new("kill").args(["-TERM", pid.trim()]).status();
+            }
+            // TERM the whole group (entrypoint, apache2, sed), then reap.
             let _ = Command::new("kill")
                 .args(["-TERM", "--", &format!("-{pgid}")])
                 .status();
