@@ -25,6 +25,13 @@ file_put_contents(__DIR__ . '/worker.pid', (string) getmypid());
 sleep(120);
 "#;
 
+const REGENERATE: &str = r#"<?php
+session_start();
+$_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+session_regenerate_id(true);
+echo $_SESSION['n'];
+"#;
+
 const RENDER: &str = r#"<?php
 $ok = @session_start();
 echo 'rendered session=', $ok ? 'on' : 'off';
@@ -42,6 +49,7 @@ fn site_with_pages(scratch: &Path) -> std::path::PathBuf {
     put(&root, "counter.php", COUNTER);
     put(&root, "hold.php", HOLD);
     put(&root, "render.php", RENDER);
+    put(&root, "regenerate.php", REGENERATE);
     root
 }
 
@@ -89,6 +97,25 @@ fn a_session_written_in_one_container_is_read_in_another() {
         "lock released after the request: {item}"
     );
     assert!(item["data"]["B"].is_string());
+
+    // session_regenerate_id(true) (done at login by most frameworks) moves the data to a new id,
+    // readable from the other container, and the old id is gone.
+    let r = curl(&["-b", &cookie, &a.url("/regenerate.php")]);
+    assert_eq!(r.body, "4", "{r:?}");
+    let new_cookie = cookie_of(&r);
+    assert_ne!(new_cookie, cookie);
+    assert_eq!(curl(&["-b", &new_cookie, &b.url("/counter.php")]).body, "5");
+    let old = dynamodb(
+        &moto.endpoint(),
+        "GetItem",
+        &serde_json::json!({"TableName": "sessions", "Key": {"id": {"S": format!("shop#{id}")}}}),
+    );
+    assert!(old.get("Item").is_none(), "old id destroyed: {old}");
+    assert!(
+        !a.stderr_text().contains("idealstack-session"),
+        "{}",
+        a.stderr_text()
+    );
 
     // A stranger's cookie is not adopted (strict mode): a fresh id is issued.
     let r = curl(&[

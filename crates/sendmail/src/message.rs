@@ -360,4 +360,52 @@ mod tests {
         cut_at_dot_line(&mut input);
         assert_eq!(input, b"To: a@example.com\r\n\r\n..not\r\n");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn header() -> impl Strategy<Value = (String, String)> {
+            (
+                prop::sample::select(vec![
+                    "To",
+                    "Cc",
+                    "Bcc",
+                    "Subject",
+                    "X-Mailer",
+                    "bcc",
+                    "Resent-Bcc",
+                ]),
+                "[a-z]{1,8}@[a-z]{1,8}\\.example",
+            )
+                .prop_map(|(n, v)| (n.to_string(), v))
+        }
+
+        proptest! {
+            /// Whatever the headers, the body goes out byte for byte and only Bcc lines vanish.
+            #[test]
+            fn only_bcc_lines_are_removed(
+                headers in prop::collection::vec(header(), 1..8),
+                body in prop::collection::vec(any::<u8>(), 0..300),
+                crlf in any::<bool>(),
+            ) {
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut raw = Vec::new();
+                let mut expected = Vec::new();
+                for (name, value) in &headers {
+                    let line = format!("{name}: {value}{eol}");
+                    raw.extend_from_slice(line.as_bytes());
+                    if !name.eq_ignore_ascii_case("bcc") && !name.eq_ignore_ascii_case("resent-bcc") {
+                        expected.extend_from_slice(line.as_bytes());
+                    }
+                }
+                for part in [eol.as_bytes(), &body[..]] {
+                    raw.extend_from_slice(part);
+                    expected.extend_from_slice(part);
+                }
+                let msg = Message::parse(raw).unwrap();
+                prop_assert_eq!(msg.to_send(b""), expected);
+            }
+        }
+    }
 }
