@@ -253,3 +253,89 @@ fn an_unreachable_dynamodb_is_logged_and_the_page_still_renders() {
     assert!(line.starts_with("site=shop type=php msg=PHP message: idealstack-session: site=shop status=error op=read table=sessions"), "{line}");
     assert!(line.contains("error=network"), "{line}");
 }
+
+/// A stand-in for the ECS container credentials endpoint: answers every request with temporary
+/// credentials and records the Authorization header of each request. Stops after 60 s.
+fn container_credentials_endpoint() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut auth = String::from("-");
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.strip_prefix("Authorization:") {
+                    auth = v.trim().to_string();
+                }
+            }
+            record.lock().unwrap().push(auth);
+            let body = r#"{"AccessKeyId":"ASIACONTAINER","SecretAccessKey":"container-secret","Token":"container-token","Expiration":"2099-01-01T00:00:00Z"}"#;
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn credentials_come_from_the_container_endpoint_and_are_cached() {
+    let scratch = scratch_dir("rt-sess-creds");
+    let moto = SerialMoto::start();
+    create_sessions_table(&moto.endpoint(), "sessions");
+    let root = site_with_pages(scratch.path());
+    let (port, seen) = container_credentials_endpoint();
+    // As in an ECS task: no keys in the environment, only the credentials endpoint.
+    let opts = StackOptions::new(&root)
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://127.0.0.1:{port}/v2/credentials/task"),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "task-auth-token")
+        .env("IDEALSTACK_SESSION_TABLE", "sessions");
+    let stack = Stack::start(&opts, scratch.path());
+    let first = curl(&[&stack.url("/counter.php")]);
+    assert_eq!(first.body, "1", "{first:?} {}", stack.stderr_text());
+    let cookie = cookie_of(&first);
+    for expected in 2..=5 {
+        assert_eq!(
+            curl(&["-b", &cookie, &stack.url("/counter.php")]).body,
+            expected.to_string()
+        );
+    }
+    // Fetched once, with the task's token, then served from the tmpfs cache by every worker.
+    assert_eq!(*seen.lock().unwrap(), ["task-auth-token"]);
+    let cache = std::fs::read_dir(&stack.run_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("aws-credentials-")
+        })
+        .expect("credentials cache file in the run dir");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        cache.metadata().unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
