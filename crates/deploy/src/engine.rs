@@ -31,6 +31,8 @@ pub struct Options {
     pub change_set_name: String,
     /// Stack sites run in parallel (at least 1).
     pub parallel: usize,
+    /// Deploy only these stacks (removed stacks are still deleted); `None`: every stack.
+    pub only: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             interrupt: Arc::new(AtomicBool::new(false)),
             change_set_name: "idealstack".into(),
             parallel: 4,
+            only: None,
         }
     }
 }

@@ -176,6 +176,14 @@ pub fn deploy(
     let data_stack = idealstack_templates::data_stack_name(name);
     let cluster_stack = idealstack_templates::cluster_stack_name(name);
     for wave in order::waves(&build.stacks) {
+        let wave: Vec<usize> = wave
+            .into_iter()
+            .filter(|&i| {
+                opts.only
+                    .as_ref()
+                    .is_none_or(|o| o.contains(&build.stacks[i].name))
+            })
+            .collect();
         let outs = parallel(&wave, opts.parallel, |&i| {
             let spec = &build.stacks[i];
             let blocked: Vec<String> = {
@@ -377,14 +385,12 @@ pub fn destroy(
             if s.ends_with("-data")
                 && let Err(e) = ports.stacks.set_termination_protection(s, false)
             {
-                {
-                    return engine::Outcome::Failed(engine::Failure {
-                        what: format!("turning off termination protection of {s} failed"),
-                        resource: None,
-                        reason: e.to_string(),
-                        next: "check cloudformation:UpdateTerminationProtection permission".into(),
-                    });
-                }
+                return engine::Outcome::Failed(engine::Failure {
+                    what: format!("turning off termination protection of {s} failed"),
+                    resource: None,
+                    reason: e.to_string(),
+                    next: "check cloudformation:UpdateTerminationProtection permission".into(),
+                });
             }
             engine::delete_stack(ports.stacks, s, opts, progress)
         });
