@@ -71,9 +71,15 @@ impl StackOptions {
 /// Creates the site folder layout of the EFS contract (public_html/ private/ tmp/), writable by
 /// the unprivileged user the workers run as.
 pub fn make_site_root(parent: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
     let root = parent.join("site");
     for sub in ["public_html", "private", "tmp"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    // Whatever the umask, the unprivileged workers (and MariaDB) must reach their folders, as
+    // with the 0755 site root of the EFS contract.
+    for dir in [parent, root.as_path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     chown_www_data(&root.join("public_html"));
     chown_www_data(&root.join("tmp"));
@@ -356,13 +362,21 @@ pub fn create_sessions_table(endpoint: &str, table: &str) {
     );
 }
 
-/// Writes a file into the site's document root, readable by the workers.
+/// Writes a file into the site's document root, readable by the workers whatever the umask.
 pub fn put(site_root: &Path, rel: &str, content: &str) {
-    let path = site_root.join("public_html").join(rel);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let docroot = site_root.join("public_html");
+    let path = docroot.join(rel);
+    let mut dir = path.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    while dir.starts_with(&docroot) {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if !dir.pop() {
+            break;
+        }
     }
     std::fs::write(&path, content).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
 }
 
 /// A MariaDB server (Debian's mariadb-server) on a loopback port, data in a scratch folder.
@@ -375,6 +389,8 @@ pub struct MariaDb {
 
 impl MariaDb {
     pub fn start(scratch: &Path) -> MariaDb {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(scratch, std::fs::Permissions::from_mode(0o755)).unwrap();
         let datadir = scratch.join("mysql-data");
         std::fs::create_dir_all(&datadir).unwrap();
         let status = Command::new("chown")
