@@ -1,0 +1,274 @@
+//! Per-site databases on the stack's MySQL/MariaDB: for each site that asks for one, a database
+//! and a user whose password comes from the site's Secrets Manager secret, with privileges on that
+//! database only. Idempotent: a pass that finds everything in place changes nothing; a rotated
+//! password (the secret changed) is noticed by a login probe and applied.
+//!
+//! Removing a site never drops anything here: the database stays unless the user asks otherwise.
+
+use crate::ports::{PortError, PortFuture, SiteCredentials};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool};
+
+/// Errors of the database work.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DatabaseError {
+    /// A name in a site secret is not a safe identifier.
+    #[error("site {site}: {what} `{value}` in its database secret is not valid: expected 1-{max} letters, digits or `_`; fix the secret's {what} field")]
+    Name {
+        /// Site.
+        site: String,
+        /// `dbname` or `username`.
+        what: &'static str,
+        /// The value.
+        value: String,
+        /// Longest allowed.
+        max: usize,
+    },
+    /// The password holds characters the agent will not put in SQL.
+    #[error("site {0}: the password in its database secret has characters other than ASCII letters, digits and -_.~!@#%^*+=: rotate it with GenerateSecretString ExcludePunctuation")]
+    Password(String),
+    /// The server refused or failed.
+    #[error("database server: {0}")]
+    Server(String),
+}
+
+impl From<DatabaseError> for PortError {
+    fn from(e: DatabaseError) -> Self {
+        PortError::new("database", "ensure", e.to_string())
+    }
+}
+
+/// Where the stack's database server is and how the agent logs in (the master secret).
+#[derive(Clone)]
+pub struct ServerAccess {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Administrative user.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// Whether to require TLS.
+    pub tls: bool,
+}
+
+impl std::fmt::Debug for ServerAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerAccess")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+fn opts(access: &ServerAccess, user: &str, password: &str, db: Option<&str>) -> Opts {
+    let mut b = OptsBuilder::default()
+        .ip_or_hostname(access.host.clone())
+        .tcp_port(access.port)
+        .user(Some(user.to_string()))
+        .pass(Some(password.to_string()))
+        .db_name(db.map(str::to_string))
+        .prefer_socket(false);
+    if access.tls {
+        b = b.ssl_opts(Some(mysql_async::SslOpts::default()));
+    }
+    b.into()
+}
+
+fn check_ident(site: &str, what: &'static str, value: &str, max: usize) -> Result<(), DatabaseError> {
+    if value.is_empty()
+        || value.len() > max
+        || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(DatabaseError::Name {
+            site: site.into(),
+            what,
+            value: value.into(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Validates a site's credentials before any of it reaches SQL.
+pub fn validate(creds: &SiteCredentials) -> Result<(), DatabaseError> {
+    check_ident(&creds.site, "dbname", &creds.database, 64)?;
+    check_ident(&creds.site, "username", &creds.user, 32)?;
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-_.~!@#%^*+=".contains(c);
+    if creds.password.is_empty() || creds.password.len() > 128 || !creds.password.chars().all(ok) {
+        return Err(DatabaseError::Password(creds.site.clone()));
+    }
+    Ok(())
+}
+
+/// The database name as a grant pattern (`_` is a wildcard in grants: escape it).
+fn grant_pattern(db: &str) -> String {
+    db.replace('_', "\\_")
+}
+
+/// Per-site databases on one server.
+#[derive(Debug)]
+pub struct MysqlDatabases {
+    access: ServerAccess,
+    pool: Pool,
+}
+
+impl MysqlDatabases {
+    /// Connects lazily to the server in `access`.
+    pub fn new(access: ServerAccess) -> Self {
+        let pool = Pool::new(opts(&access, &access.user, &access.password, None));
+        MysqlDatabases { access, pool }
+    }
+
+    /// Whether `user` logs in with `password` (a login probe: engine-neutral, unlike hashes).
+    async fn logs_in(&self, user: &str, password: &str, db: &str) -> bool {
+        match mysql_async::Conn::new(opts(&self.access, user, password, Some(db))).await {
+            Ok(conn) => {
+                let _ = conn.disconnect().await;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Makes the site's database, user, password and grants right; returns the changes.
+    pub async fn ensure_site(&self, c: &SiteCredentials) -> Result<Vec<String>, DatabaseError> {
+        validate(c)?;
+        let server = |e: mysql_async::Error| DatabaseError::Server(e.to_string());
+        let mut conn = self.pool.get_conn().await.map_err(server)?;
+        let mut changes = Vec::new();
+        let exists: Option<String> = conn
+            .exec_first(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                (c.database.as_str(),),
+            )
+            .await
+            .map_err(server)?;
+        if exists.is_none() {
+            conn.query_drop(format!(
+                "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+                c.database
+            ))
+            .await
+            .map_err(server)?;
+            changes.push(format!("database {} created", c.database));
+        }
+        let users: Option<u64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'",
+                (c.user.as_str(),),
+            )
+            .await
+            .map_err(server)?;
+        if users.unwrap_or(0) == 0 {
+            conn.query_drop(format!(
+                "CREATE USER '{}'@'%' IDENTIFIED BY '{}'",
+                c.user, c.password
+            ))
+            .await
+            .map_err(server)?;
+            changes.push(format!("user {} created", c.user));
+        }
+        // Privileges: all on its own database, nothing on any other.
+        let grantee = format!("'{}'@'%'", c.user);
+        let pattern = grant_pattern(&c.database);
+        let schemas: Vec<String> = conn
+            .exec(
+                "SELECT DISTINCT TABLE_SCHEMA FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ?",
+                (grantee.as_str(),),
+            )
+            .await
+            .map_err(server)?;
+        for other in schemas.iter().filter(|s| **s != pattern) {
+            conn.query_drop(format!(
+                "REVOKE ALL PRIVILEGES ON `{}`.* FROM {grantee}",
+                other.replace('`', "``")
+            ))
+            .await
+            .map_err(server)?;
+            changes.push(format!("privileges on {other} revoked"));
+        }
+        if !schemas.contains(&pattern) {
+            conn.query_drop(format!("GRANT ALL PRIVILEGES ON `{pattern}`.* TO {grantee}"))
+                .await
+                .map_err(server)?;
+            changes.push(format!("privileges on {} granted", c.database));
+        }
+        drop(conn);
+        if !self.logs_in(&c.user, &c.password, &c.database).await {
+            let mut conn = self.pool.get_conn().await.map_err(server)?;
+            conn.query_drop(format!(
+                "ALTER USER '{}'@'%' IDENTIFIED BY '{}'",
+                c.user, c.password
+            ))
+            .await
+            .map_err(server)?;
+            changes.push(format!("password of {} set from its secret", c.user));
+        }
+        Ok(changes)
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) {
+        let _ = self.pool.disconnect().await;
+    }
+}
+
+impl crate::ports::Databases for MysqlDatabases {
+    fn ensure<'a>(&'a self, creds: &'a SiteCredentials) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move { self.ensure_site(creds).await.map_err(PortError::from) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds(db: &str, user: &str, pw: &str) -> SiteCredentials {
+        SiteCredentials {
+            site: "shop".into(),
+            database: db.into(),
+            user: user.into(),
+            password: pw.into(),
+        }
+    }
+
+    #[test]
+    fn rejects_what_could_break_out_of_sql() {
+        assert!(validate(&creds("shop", "shop", "abcDEF123")).is_ok());
+        assert!(matches!(
+            validate(&creds("shop`; DROP", "shop", "x")),
+            Err(DatabaseError::Name { what: "dbname", .. })
+        ));
+        assert!(matches!(
+            validate(&creds("shop", "a'b", "x")),
+            Err(DatabaseError::Name { what: "username", .. })
+        ));
+        assert_eq!(
+            validate(&creds("shop", "shop", "it's")),
+            Err(DatabaseError::Password("shop".into()))
+        );
+        assert!(validate(&creds("shop", &"u".repeat(33), "x")).is_err());
+    }
+
+    #[test]
+    fn underscores_are_escaped_in_grants() {
+        assert_eq!(grant_pattern("site_db"), "site\\_db");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let a = ServerAccess {
+            host: "h".into(),
+            port: 3306,
+            user: "admin".into(),
+            password: "s3cret".into(),
+            tls: true,
+        };
+        assert!(!format!("{a:?}").contains("s3cret"));
+        assert!(!format!("{:?}", creds("d", "u", "s3cret")).contains("s3cret"));
+    }
+}

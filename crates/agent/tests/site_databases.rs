@@ -1,0 +1,81 @@
+//! Per-site databases against a real MariaDB (Debian's mariadb-server) started by the test.
+
+#[path = "support/mariadb.rs"]
+mod mariadb;
+
+use idealstack_agent::database::{MysqlDatabases, ServerAccess};
+use idealstack_agent::ports::SiteCredentials;
+use mariadb::{ADMIN, ADMIN_PASSWORD, MariaDb};
+
+fn creds(site: &str, password: &str) -> SiteCredentials {
+    SiteCredentials {
+        site: site.into(),
+        database: format!("{site}_db"),
+        user: format!("{site}_user"),
+        password: password.into(),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn databases_are_created_isolated_idempotent_and_follow_rotation() {
+    let scratch = idealstack_testbed::scratch_dir("agent-db");
+    let server = MariaDb::start(scratch.path());
+    let dbs = MysqlDatabases::new(ServerAccess {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        user: ADMIN.into(),
+        password: ADMIN_PASSWORD.into(),
+        tls: false,
+    });
+    let shop = creds("shop", "shopPass1");
+    let blog = creds("blog", "blogPass1");
+
+    // Created.
+    let changes = dbs.ensure_site(&shop).await.unwrap();
+    assert_eq!(
+        changes,
+        vec![
+            "database shop_db created".to_string(),
+            "user shop_user created".to_string(),
+            "privileges on shop_db granted".to_string(),
+        ]
+    );
+    assert!(!dbs.ensure_site(&blog).await.unwrap().is_empty());
+
+    // The user reaches its database (and can create tables in it) ...
+    server
+        .sql_as("shop_user", "shopPass1", "CREATE TABLE shop_db.t (id INT); INSERT INTO shop_db.t VALUES (1)")
+        .unwrap();
+    assert_eq!(server.sql_as("shop_user", "shopPass1", "SELECT id FROM shop_db.t").unwrap().trim(), "1");
+    // ... and not another site's, nor a database whose name its own matches as a pattern.
+    let denied = server.sql_as("shop_user", "shopPass1", "SELECT 1 FROM blog_db.dual").unwrap_err();
+    assert!(denied.contains("denied"), "{denied}");
+    server.sql("CREATE DATABASE shopXdb");
+    let denied = server.sql_as("shop_user", "shopPass1", "CREATE TABLE shopXdb.t (id INT)").unwrap_err();
+    assert!(denied.contains("denied"), "`_` must not act as a wildcard: {denied}");
+    assert!(server.sql_as("blog_user", "blogPass1", "SELECT * FROM shop_db.t").is_err());
+
+    // Re-running changes nothing.
+    assert_eq!(dbs.ensure_site(&shop).await.unwrap(), Vec::<String>::new());
+    assert_eq!(dbs.ensure_site(&blog).await.unwrap(), Vec::<String>::new());
+
+    // Rotation: the secret changed, the agent sets the new password; the old one stops working.
+    let rotated = creds("shop", "shopPass2");
+    assert_eq!(
+        dbs.ensure_site(&rotated).await.unwrap(),
+        vec!["password of shop_user set from its secret".to_string()]
+    );
+    assert!(server.sql_as("shop_user", "shopPass2", "SELECT 1").is_ok());
+    assert!(server.sql_as("shop_user", "shopPass1", "SELECT 1").is_err());
+    assert_eq!(dbs.ensure_site(&rotated).await.unwrap(), Vec::<String>::new());
+
+    // Drift: a privilege on another database is revoked.
+    server.sql("GRANT SELECT ON blog_db.* TO 'shop_user'@'%'");
+    let changes = dbs.ensure_site(&rotated).await.unwrap();
+    assert_eq!(changes, vec!["privileges on blog_db revoked".to_string()]);
+    assert!(server.sql_as("shop_user", "shopPass2", "SELECT 1 FROM blog_db.dual").is_err());
+
+    // Data survives: nothing is dropped by a pass.
+    assert_eq!(server.sql_as("shop_user", "shopPass2", "SELECT id FROM shop_db.t").unwrap().trim(), "1");
+    dbs.close().await;
+}
