@@ -39,17 +39,21 @@ pub struct PolicyConfig {
     pub task_capacity_rps: f64,
     /// Task slots per instance.
     pub slots_per_instance: u32,
-    /// Fraction of a task's capacity the policy plans to use (headroom for noise).
+    /// Highest fraction of a task's capacity the policy plans to use (steady sites).
     pub target_utilisation: f64,
+    /// Lowest fraction planned (the burstiest sites).
+    pub min_utilisation: f64,
+    /// Per-period decay of the remembered burstiness (0.998: half-life of about six hours).
+    pub burst_memory: f64,
     /// Minutes over which recent growth is projected (about the time new capacity takes).
     pub lookahead_minutes: f64,
     /// Minutes of history whose peak bounds scale-in of tasks.
     pub task_scale_in_window: usize,
     /// Minutes of history whose peak bounds scale-in of instances.
     pub instance_scale_in_window: usize,
-    /// Free task slots kept beyond what the tasks need, so a burst starts tasks without waiting for
-    /// an instance to launch.
-    pub spare_slots: u32,
+    /// Free task slots kept beyond what the tasks need, as a fraction of the tasks above their
+    /// floors, so a burst starts tasks without waiting for an instance to launch.
+    pub spare_fraction: f64,
     /// Floor on instances.
     pub min_instances: u32,
     /// Ceiling on instances.
@@ -61,11 +65,13 @@ impl Default for PolicyConfig {
         PolicyConfig {
             task_capacity_rps: 25.0,
             slots_per_instance: 4,
-            target_utilisation: 0.8,
+            target_utilisation: 0.9,
+            min_utilisation: 0.6,
+            burst_memory: 0.998,
             lookahead_minutes: 2.0,
-            task_scale_in_window: 10,
-            instance_scale_in_window: 15,
-            spare_slots: 2,
+            task_scale_in_window: 5,
+            instance_scale_in_window: 10,
+            spare_fraction: 0.1,
             min_instances: 1,
             max_instances: 100,
         }
@@ -78,6 +84,7 @@ pub struct PolicyMemory {
     demand: BTreeMap<String, VecDeque<f64>>,
     wanted_tasks: BTreeMap<String, VecDeque<u32>>,
     wanted_instances: VecDeque<u32>,
+    burst: BTreeMap<String, f64>,
 }
 
 /// Why the policy chose a count.
@@ -127,16 +134,33 @@ pub fn decide(
     observation: &Observation,
 ) -> (Decision, PolicyMemory) {
     let mut next = PolicyMemory::default();
-    let per_task = (config.task_capacity_rps * config.target_utilisation).max(f64::MIN_POSITIVE);
     let mut tasks = BTreeMap::new();
     let mut total_tasks: u32 = 0;
+    let mut above_floor: u32 = 0;
     for (site, seen) in &observation.sites {
         let demand = seen.demand_rps.max(0.0);
         let mut history = memory.demand.get(site).cloned().unwrap_or_default();
-        let previous = history.back().copied().unwrap_or(demand);
         push_bounded(&mut history, demand, 3);
-        let growth = (demand - previous).max(0.0);
+        // Growth counts only when sustained over two periods (the smaller of the two rises), so
+        // one noisy minute does not inflate capacity.
+        let growth = match history.len() {
+            3 => (history[2] - history[1]).min(history[1] - history[0]).max(0.0),
+            _ => 0.0,
+        };
         let projected = demand + growth * config.lookahead_minutes;
+        // Burstiness: the largest recent jump from one period to the next (decaying slowly), for
+        // sites busy enough to matter; a bursty site runs with more headroom, a steady one less.
+        let mut burst = memory.burst.get(site).copied().unwrap_or(1.0);
+        burst = 1.0 + (burst - 1.0) * config.burst_memory;
+        if history.len() >= 2 {
+            let prev = history[history.len() - 2];
+            if prev >= config.task_capacity_rps * 0.5 {
+                burst = burst.max((demand / prev).clamp(1.0, 3.0));
+            }
+        }
+        next.burst.insert(site.clone(), burst);
+        let utilisation = (1.0 / burst).clamp(config.min_utilisation, config.target_utilisation);
+        let per_task = (config.task_capacity_rps * utilisation).max(f64::MIN_POSITIVE);
         let for_demand = (projected / per_task).ceil() as u32;
         let mut wanted = memory.wanted_tasks.get(site).cloned().unwrap_or_default();
         push_bounded(&mut wanted, for_demand, config.task_scale_in_window);
@@ -149,11 +173,14 @@ pub fn decide(
         let (count, clamped) = clamp(count, seen.min_tasks, seen.max_tasks.max(seen.min_tasks));
         tasks.insert(site.clone(), (count, clamped.unwrap_or(reason)));
         total_tasks = total_tasks.saturating_add(count);
+        above_floor = above_floor.saturating_add(count.saturating_sub(seen.min_tasks));
         next.demand.insert(site.clone(), history);
         next.wanted_tasks.insert(site.clone(), wanted);
     }
     let slots = config.slots_per_instance.max(1);
-    let for_tasks = total_tasks.saturating_add(config.spare_slots).div_ceil(slots);
+    // Spare slots in proportion to the tasks above their floors (the part that can grow).
+    let spare = (f64::from(above_floor) * config.spare_fraction).ceil() as u32;
+    let for_tasks = total_tasks.saturating_add(spare).div_ceil(slots);
     let mut wanted_instances = memory.wanted_instances.clone();
     push_bounded(
         &mut wanted_instances,
@@ -198,8 +225,9 @@ mod tests {
     fn sizes_for_demand_at_target_utilisation() {
         let config = PolicyConfig::default();
         let (d, _) = decide(&config, &PolicyMemory::default(), &obs(200.0));
-        // 200 rps / (25 rps * 0.8) = 10 tasks; 12 slots with the spare -> 3 instances.
-        assert_eq!(d.tasks["shop"], (10, Reason::Demand));
+        // 200 rps / (25 rps * 0.9) = 9 tasks; 7 above the floor -> 1 spare slot; 10 slots -> 3
+        // instances.
+        assert_eq!(d.tasks["shop"], (9, Reason::Demand));
         assert_eq!(d.instances, (3, Reason::Demand));
     }
 
@@ -214,22 +242,34 @@ mod tests {
     }
 
     #[test]
-    fn growth_is_projected_and_scale_in_waits_for_the_window() {
+    fn sustained_growth_is_projected_and_scale_in_waits_for_the_window() {
         let config = PolicyConfig::default();
         let (_, m) = decide(&config, &PolicyMemory::default(), &obs(100.0));
+        let (_, m) = decide(&config, &m, &obs(200.0));
         let (d, m) = decide(&config, &m, &obs(300.0));
-        // 300 + 200 * 2 = 700 rps -> 35 tasks.
-        assert_eq!(d.tasks["shop"], (35, Reason::Demand));
+        // Growth of 100 req/s per minute projected two minutes: 500 req/s; the site doubled in
+        // a minute, so it runs at the lowest utilisation (60%): 500 / 15 = 34 tasks.
+        assert_eq!(d.tasks["shop"], (34, Reason::Demand));
         let mut m = m;
         for minute in 0..config.task_scale_in_window {
             let (d, next) = decide(&config, &m, &obs(100.0));
             m = next;
             if minute + 1 < config.task_scale_in_window {
-                assert_eq!(d.tasks["shop"], (35, Reason::ScaleInWindow), "minute {minute}");
+                assert_eq!(d.tasks["shop"], (34, Reason::ScaleInWindow), "minute {minute}");
             } else {
-                assert_eq!(d.tasks["shop"], (5, Reason::Demand));
+                assert_eq!(d.tasks["shop"], (7, Reason::Demand));
             }
         }
+    }
+
+    #[test]
+    fn one_noisy_minute_is_not_growth() {
+        let config = PolicyConfig::default();
+        let (_, m) = decide(&config, &PolicyMemory::default(), &obs(200.0));
+        let (_, m) = decide(&config, &m, &obs(180.0));
+        let (d, _) = decide(&config, &m, &obs(200.0));
+        // A rise after a fall projects nothing: 200 / (25 * 0.9) = 9 tasks.
+        assert_eq!(d.tasks["shop"].0, 9);
     }
 
     #[test]

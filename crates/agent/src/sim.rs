@@ -144,6 +144,8 @@ struct Task {
 }
 
 struct Cluster {
+    used: std::collections::HashMap<u64, u32>,
+    draining: std::collections::HashSet<u64>,
     config: SimConfig,
     placement: Placement,
     scale_in: InstanceScaleIn,
@@ -155,13 +157,19 @@ struct Cluster {
 
 impl Cluster {
     fn slots_used(&self, instance: u64) -> u32 {
-        self.tasks.iter().filter(|t| t.instance == instance).count() as u32
+        self.used.get(&instance).copied().unwrap_or(0)
     }
 
     fn on_draining(&self, task: &Task) -> bool {
-        self.instances
-            .iter()
-            .any(|i| i.id == task.instance && i.draining)
+        self.draining.contains(&task.instance)
+    }
+
+    fn refresh(&mut self) {
+        self.used.clear();
+        for t in &self.tasks {
+            *self.used.entry(t.instance).or_insert(0) += 1;
+        }
+        self.draining = self.instances.iter().filter(|i| i.draining).map(|i| i.id).collect();
     }
 
     fn launch(&mut self, now: u64, ready_now: bool) {
@@ -187,6 +195,7 @@ impl Cluster {
 
     fn step(&mut self, now: u64, targets: &Targets) {
         self.tasks.retain(|t| t.stop_at.is_none_or(|s| s > now));
+        self.refresh();
         // Tasks per site: live ones not on draining instances, plus pending.
         for (site, &desired) in targets.tasks.iter().enumerate() {
             let live: Vec<usize> = (0..self.tasks.len())
@@ -288,6 +297,7 @@ impl Cluster {
                             if let Some(i) = self.instances.iter_mut().find(|i| i.id == id) {
                                 i.draining = true;
                             }
+                            self.draining.insert(id);
                             excess -= 1;
                         }
                     }
@@ -333,6 +343,7 @@ impl Cluster {
                     }
                 }
                 let Some((_, id)) = best else { break };
+                *self.used.entry(id).or_insert(0) += 1;
                 self.tasks.push(Task {
                     site,
                     instance: id,
@@ -350,6 +361,8 @@ pub fn simulate(config: &SimConfig, trace: &Trace, controller: &mut dyn Controll
     let demand: Vec<&Vec<f64>> = trace.sites.values().collect();
     let n = demand.len();
     let mut cluster = Cluster {
+        used: Default::default(),
+        draining: Default::default(),
         config: config.clone(),
         placement: controller.placement(),
         scale_in: controller.scale_in(),

@@ -60,19 +60,19 @@ fn script(demand: f64) -> Shared {
 
 #[tokio::test(start_paused = true)]
 async fn a_pass_scales_out_and_logs_each_action_with_its_reason() {
-    let shared = script(150.0);
+    let shared = script(200.0);
     let mut agent = Agent::new(ports(&shared), Config::default(), Timing::default(), "a");
     let outcome = agent.pass().await.unwrap();
     let PassOutcome::Acted(lines) = outcome else { panic!("standby") };
-    // 150 req/s / (25 * 0.8) = 8 tasks; 8 + 2 spare slots / 4 = 3 instances.
+    // 200 req/s / (25 * 0.9) = 9 tasks; 9 + 1 spare slot / 4 = 3 instances.
     assert_eq!(
         shared.lock().unwrap().calls,
         vec![
-            "ecs:UpdateService acme-site-shop desired=8".to_string(),
+            "ecs:UpdateService acme-site-shop desired=9".to_string(),
             "autoscaling:SetDesiredCapacity 3".to_string(),
         ]
     );
-    assert!(lines.iter().any(|l| l.starts_with("tasks shop: 2 -> 8 because 150.0 req/s")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("tasks shop: 2 -> 9 because 200.0 req/s")), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("instances: 2 -> 3 because")), "{lines:?}");
 }
 
