@@ -57,7 +57,12 @@ fn main() -> ExitCode {
     let config = SimConfig::default();
     let mut rows = Vec::new();
     for t in &traces {
-        eprintln!("simulating {} ({} sites, {} minutes)", t.name, t.sites.len(), t.minutes);
+        eprintln!(
+            "simulating {} ({} sites, {} minutes)",
+            t.name,
+            t.sites.len(),
+            t.minutes
+        );
         rows.push(run_trace(&config, t));
     }
     print!("{}", markdown(&rows));

@@ -21,10 +21,14 @@ pub enum PassError {
     #[error(transparent)]
     Desired(#[from] DesiredError),
     /// The stack has databases but the agent has no database access configured.
-    #[error("site {0} asks for a database but the agent has no database access (IDEALSTACK_DATABASE_SECRET_ARN unset): redeploy the cluster stack with the data stack's database")]
+    #[error(
+        "site {0} asks for a database but the agent has no database access (IDEALSTACK_DATABASE_SECRET_ARN unset): redeploy the cluster stack with the data stack's database"
+    )]
     NoDatabase(String),
     /// A site asks for a database but no secret of it was found.
-    #[error("site {0} asks for a database but no Secrets Manager secret tagged idealstack:site={0} was found: deploy the site stack, which creates it")]
+    #[error(
+        "site {0} asks for a database but no Secrets Manager secret tagged idealstack:site={0} was found: deploy the site stack, which creates it"
+    )]
     NoSiteSecret(String),
 }
 
@@ -63,7 +67,9 @@ impl Default for Timing {
 
 /// The error policy: how long to wait after `failures` consecutive failed passes (>= 1).
 pub fn error_policy(timing: &Timing, failures: u32) -> Duration {
-    let factor = 1u32.checked_shl(failures.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(failures.saturating_sub(1))
+        .unwrap_or(u32::MAX);
     timing
         .backoff_base
         .saturating_mul(factor)
@@ -115,7 +121,8 @@ impl Agent {
             .map(|s| (s.site.clone(), s))
             .collect();
         let container_instances = self.ports.ecs.container_instances().await?;
-        let group = self.ports.autoscaling.group().await?;
+        let mut group = self.ports.autoscaling.group().await?;
+        group.refresh_in_progress = self.ports.autoscaling.refresh_in_progress().await?;
         let unhealthy = self.ports.load_balancer.unhealthy_instances().await?;
         let names: Vec<String> = desired.sites.keys().cloned().collect();
         let demand = self.ports.metrics.request_rates(&names).await?;

@@ -13,7 +13,9 @@ use mysql_async::{Opts, OptsBuilder, Pool};
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DatabaseError {
     /// A name in a site secret is not a safe identifier.
-    #[error("site {site}: {what} `{value}` in its database secret is not valid: expected 1-{max} letters, digits or `_`; fix the secret's {what} field")]
+    #[error(
+        "site {site}: {what} `{value}` in its database secret is not valid: expected 1-{max} letters, digits or `_`; fix the secret's {what} field"
+    )]
     Name {
         /// Site.
         site: String,
@@ -25,7 +27,9 @@ pub enum DatabaseError {
         max: usize,
     },
     /// The password holds characters the agent will not put in SQL.
-    #[error("site {0}: the password in its database secret has characters other than ASCII letters, digits and -_.~!@#%^*+=: rotate it with GenerateSecretString ExcludePunctuation")]
+    #[error(
+        "site {0}: the password in its database secret has characters other than ASCII letters, digits and -_.~!@#%^*+=: rotate it with GenerateSecretString ExcludePunctuation"
+    )]
     Password(String),
     /// The server refused or failed.
     #[error("database server: {0}")]
@@ -78,7 +82,12 @@ fn opts(access: &ServerAccess, user: &str, password: &str, db: Option<&str>) -> 
     b.into()
 }
 
-fn check_ident(site: &str, what: &'static str, value: &str, max: usize) -> Result<(), DatabaseError> {
+fn check_ident(
+    site: &str,
+    what: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), DatabaseError> {
     if value.is_empty()
         || value.len() > max
         || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -192,9 +201,11 @@ impl MysqlDatabases {
             changes.push(format!("privileges on {other} revoked"));
         }
         if !schemas.contains(&pattern) {
-            conn.query_drop(format!("GRANT ALL PRIVILEGES ON `{pattern}`.* TO {grantee}"))
-                .await
-                .map_err(server)?;
+            conn.query_drop(format!(
+                "GRANT ALL PRIVILEGES ON `{pattern}`.* TO {grantee}"
+            ))
+            .await
+            .map_err(server)?;
             changes.push(format!("privileges on {} granted", c.database));
         }
         drop(conn);
@@ -245,7 +256,10 @@ mod tests {
         ));
         assert!(matches!(
             validate(&creds("shop", "a'b", "x")),
-            Err(DatabaseError::Name { what: "username", .. })
+            Err(DatabaseError::Name {
+                what: "username",
+                ..
+            })
         ));
         assert_eq!(
             validate(&creds("shop", "shop", "it's")),

@@ -45,7 +45,9 @@ pub struct DesiredSite {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DesiredError {
     /// Not JSON of the expected shape.
-    #[error("{key} is not a desired state the agent understands ({why}): redeploy with `idealstack deploy` to rewrite it")]
+    #[error(
+        "{key} is not a desired state the agent understands ({why}): redeploy with `idealstack deploy` to rewrite it"
+    )]
     Shape {
         /// The key read.
         key: String,
@@ -53,7 +55,9 @@ pub enum DesiredError {
         why: String,
     },
     /// A site has no uid assignment.
-    #[error("{key}: site `{site}` has no uid in `assignments.sites`: redeploy with `idealstack deploy`")]
+    #[error(
+        "{key}: site `{site}` has no uid in `assignments.sites`: redeploy with `idealstack deploy`"
+    )]
     NoUid {
         /// The key read.
         key: String,
@@ -61,7 +65,9 @@ pub enum DesiredError {
         site: String,
     },
     /// A newer format.
-    #[error("{key} has format {found}, newer than this agent understands ({known}): update the agent image")]
+    #[error(
+        "{key} has format {found}, newer than this agent understands ({known}): update the agent image"
+    )]
     Format {
         /// The key read.
         key: String,
@@ -205,7 +211,10 @@ mod tests {
         assert_eq!(d.sites["shop"].uid, 20000);
         assert!(d.sites["shop"].database);
         assert_eq!(d.sites["blog"].max_tasks, 3);
-        assert_eq!((d.min_instances, d.max_instances, d.ami_check_hours), (2, 6, 24));
+        assert_eq!(
+            (d.min_instances, d.max_instances, d.ami_check_hours),
+            (2, 6, 24)
+        );
     }
 
     #[test]

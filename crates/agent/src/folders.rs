@@ -19,10 +19,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
     /// A site name that could leave `/sites`.
-    #[error("site name `{0}` cannot be a folder name: expected 1-63 lowercase letters, digits or `-`")]
+    #[error(
+        "site name `{0}` cannot be a folder name: expected 1-63 lowercase letters, digits or `-`"
+    )]
     Name(String),
     /// A uid outside the site range.
-    #[error("site {site}: uid {uid} is below 20000, the site uid range: redeploy so the planner assigns one")]
+    #[error(
+        "site {site}: uid {uid} is below 20000, the site uid range: redeploy so the planner assigns one"
+    )]
     Uid {
         /// Site.
         site: String,
@@ -30,7 +34,9 @@ pub enum FolderError {
         uid: u32,
     },
     /// Something in the way.
-    #[error("{0} exists but is not a directory (or is a symbolic link): move it away, the agent will not replace it")]
+    #[error(
+        "{0} exists but is not a directory (or is a symbolic link): move it away, the agent will not replace it"
+    )]
     NotADirectory(PathBuf),
     /// An I/O error.
     #[error("{path}: {source}")]
@@ -44,7 +50,8 @@ pub enum FolderError {
 }
 
 /// The contract's folders below the site root: (name, owned by the site, mode).
-pub const SUBFOLDERS: [(&str, u32); 3] = [("public_html", 0o755), ("private", 0o750), ("tmp", 0o750)];
+pub const SUBFOLDERS: [(&str, u32); 3] =
+    [("public_html", 0o755), ("private", 0o750), ("tmp", 0o750)];
 
 /// Site folders under a root standing for `/sites`.
 #[derive(Debug, Clone)]

@@ -144,7 +144,9 @@ pub fn decide(
         // Growth counts only when sustained over two periods (the smaller of the two rises), so
         // one noisy minute does not inflate capacity.
         let growth = match history.len() {
-            3 => (history[2] - history[1]).min(history[1] - history[0]).max(0.0),
+            3 => (history[2] - history[1])
+                .min(history[1] - history[0])
+                .max(0.0),
             _ => 0.0,
         };
         let projected = demand + growth * config.lookahead_minutes;
@@ -255,7 +257,11 @@ mod tests {
             let (d, next) = decide(&config, &m, &obs(100.0));
             m = next;
             if minute + 1 < config.task_scale_in_window {
-                assert_eq!(d.tasks["shop"], (34, Reason::ScaleInWindow), "minute {minute}");
+                assert_eq!(
+                    d.tasks["shop"],
+                    (34, Reason::ScaleInWindow),
+                    "minute {minute}"
+                );
             } else {
                 assert_eq!(d.tasks["shop"], (7, Reason::Demand));
             }

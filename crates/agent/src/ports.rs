@@ -117,8 +117,10 @@ pub struct GroupState {
 
 /// Auto Scaling: the cluster's group.
 pub trait AutoScaling: Send + Sync {
-    /// The group.
+    /// The group (`refresh_in_progress` is filled by [`AutoScaling::refresh_in_progress`]).
     fn group(&self) -> PortFuture<'_, GroupState>;
+    /// Whether an instance refresh is pending or running.
+    fn refresh_in_progress(&self) -> PortFuture<'_, bool>;
     /// Sets the desired capacity.
     fn set_desired(&self, count: u32) -> PortFuture<'_, ()>;
     /// Terminates an instance; `decrement` lowers the desired capacity (otherwise the group

@@ -186,15 +186,24 @@ impl Controller for TargetTracking {
             for (site, s) in self.sites.iter_mut().enumerate() {
                 let cpu = m.cpu[site];
                 s.high = if cpu > self.target { s.high + 1 } else { 0 };
-                s.low = if cpu < 0.9 * self.target { s.low + 1 } else { 0 };
+                s.low = if cpu < 0.9 * self.target {
+                    s.low + 1
+                } else {
+                    0
+                };
             }
             // Capacity provider reservation, M / N.
             let n = m.instances.max(1);
             let need_more = m.pending.saturating_sub(m.launching_slots);
-            let busy = m.instances_with_tasks + (m.instances - m.instances_with_tasks).min(
-                // Instances still launching count as needed while they have tasks to take.
-                if m.launching_slots > 0 { m.launching_slots.div_ceil(self.slots) } else { 0 },
-            );
+            let busy = m.instances_with_tasks
+                + (m.instances - m.instances_with_tasks).min(
+                    // Instances still launching count as needed while they have tasks to take.
+                    if m.launching_slots > 0 {
+                        m.launching_slots.div_ceil(self.slots)
+                    } else {
+                        0
+                    },
+                );
             let needed = busy + need_more.div_ceil(self.slots);
             let cpr = needed as f64 / n as f64;
             self.cpr_high = if cpr > 1.0 { self.cpr_high + 1 } else { 0 };
@@ -208,7 +217,11 @@ impl Controller for TargetTracking {
             for (site, s) in self.sites.iter_mut().enumerate() {
                 let cpu = m.cpu[site];
                 if s.high >= HIGH_DATAPOINTS {
-                    let base = if minute < s.out_until { s.out_base } else { s.desired };
+                    let base = if minute < s.out_until {
+                        s.out_base
+                    } else {
+                        s.desired
+                    };
                     let want = ((base as f64 * cpu / self.target).ceil() as u32)
                         .clamp(self.min_tasks, self.max_tasks);
                     if want > s.desired {
@@ -219,8 +232,7 @@ impl Controller for TargetTracking {
                         s.out_until = minute + COOLDOWN_MINUTES;
                         s.in_until = 0;
                     }
-                } else if s.low >= LOW_DATAPOINTS && minute >= s.out_until && minute >= s.in_until
-                {
+                } else if s.low >= LOW_DATAPOINTS && minute >= s.out_until && minute >= s.in_until {
                     let want = ((s.desired as f64 * cpu / self.target).ceil() as u32)
                         .clamp(self.min_tasks, self.max_tasks);
                     if want < s.desired {

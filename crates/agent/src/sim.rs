@@ -169,7 +169,12 @@ impl Cluster {
         for t in &self.tasks {
             *self.used.entry(t.instance).or_insert(0) += 1;
         }
-        self.draining = self.instances.iter().filter(|i| i.draining).map(|i| i.id).collect();
+        self.draining = self
+            .instances
+            .iter()
+            .filter(|i| i.draining)
+            .map(|i| i.id)
+            .collect();
     }
 
     fn launch(&mut self, now: u64, ready_now: bool) {
@@ -220,11 +225,13 @@ impl Cluster {
                     let starting = t.ready_at > now;
                     let weight = match self.placement {
                         Placement::Binpack => self.slots_used(t.instance) as i64,
-                        Placement::SpreadPerSite => -(self
-                            .tasks
-                            .iter()
-                            .filter(|o| o.instance == t.instance && o.site == site)
-                            .count() as i64),
+                        Placement::SpreadPerSite => {
+                            -(self
+                                .tasks
+                                .iter()
+                                .filter(|o| o.instance == t.instance && o.site == site)
+                                .count() as i64)
+                        }
                     };
                     (!starting, weight)
                 });
@@ -237,7 +244,10 @@ impl Cluster {
                 .tasks
                 .iter()
                 .filter(|t| {
-                    t.site == site && t.ready_at <= now && t.stop_at.is_none() && !self.on_draining(t)
+                    t.site == site
+                        && t.ready_at <= now
+                        && t.stop_at.is_none()
+                        && !self.on_draining(t)
                 })
                 .count() as u32;
             if elsewhere >= desired {
@@ -357,6 +367,7 @@ impl Cluster {
 }
 
 /// Replays `trace` through `controller` on the model cluster.
+#[allow(clippy::needless_range_loop)] // minutes index several parallel series
 pub fn simulate(config: &SimConfig, trace: &Trace, controller: &mut dyn Controller) -> SimReport {
     let demand: Vec<&Vec<f64>> = trace.sites.values().collect();
     let n = demand.len();
@@ -414,7 +425,9 @@ pub fn simulate(config: &SimConfig, trace: &Trace, controller: &mut dyn Controll
                 overload += 1;
             }
             metrics.demand.push(d);
-            metrics.cpu.push(if cap > 0.0 { (d / cap).min(1.0) } else { 1.0 });
+            metrics
+                .cpu
+                .push(if cap > 0.0 { (d / cap).min(1.0) } else { 1.0 });
         }
         let end = (minute as u64 + 1) * 60;
         metrics.pending = cluster.pending.iter().sum();

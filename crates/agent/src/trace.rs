@@ -52,7 +52,9 @@ impl Trace {
                 line: index + 1,
                 problem,
             };
-            if line.is_empty() || line.starts_with('#') || (index == 0 && line == "minute,site,demand")
+            if line.is_empty()
+                || line.starts_with('#')
+                || (index == 0 && line == "minute,site,demand")
             {
                 continue;
             }
@@ -290,7 +292,11 @@ mod tests {
         let t = flash_crowd();
         let s = &t.sites["site-0"];
         let before = s[55..60].iter().sum::<f64>() / 5.0;
-        assert!(s[61] / before > 8.5 && s[61] / before < 11.5, "{}", s[61] / before);
+        assert!(
+            s[61] / before > 8.5 && s[61] / before < 11.5,
+            "{}",
+            s[61] / before
+        );
     }
 
     #[test]

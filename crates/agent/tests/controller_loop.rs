@@ -63,7 +63,9 @@ async fn a_pass_scales_out_and_logs_each_action_with_its_reason() {
     let shared = script(200.0);
     let mut agent = Agent::new(ports(&shared), Config::default(), Timing::default(), "a");
     let outcome = agent.pass().await.unwrap();
-    let PassOutcome::Acted(lines) = outcome else { panic!("standby") };
+    let PassOutcome::Acted(lines) = outcome else {
+        panic!("standby")
+    };
     // 200 req/s / (25 * 0.9) = 9 tasks; 9 + 1 spare slot / 4 = 3 instances.
     assert_eq!(
         shared.lock().unwrap().calls,
@@ -72,8 +74,18 @@ async fn a_pass_scales_out_and_logs_each_action_with_its_reason() {
             "autoscaling:SetDesiredCapacity 3".to_string(),
         ]
     );
-    assert!(lines.iter().any(|l| l.starts_with("tasks shop: 2 -> 9 because 200.0 req/s")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("instances: 2 -> 3 because")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("tasks shop: 2 -> 9 because 200.0 req/s")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("instances: 2 -> 3 because")),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -85,14 +97,21 @@ async fn only_the_lease_holder_acts_and_the_other_takes_over_when_it_lapses() {
     assert!(matches!(first.pass().await.unwrap(), PassOutcome::Acted(_)));
     let calls = shared.lock().unwrap().calls.len();
     assert_eq!(second.pass().await.unwrap(), PassOutcome::Standby);
-    assert_eq!(shared.lock().unwrap().calls.len(), calls, "the standby agent made calls");
+    assert_eq!(
+        shared.lock().unwrap().calls.len(),
+        calls,
+        "the standby agent made calls"
+    );
     // The holder renews; the other still waits.
     tokio::time::advance(Duration::from_secs(120)).await;
     assert!(matches!(first.pass().await.unwrap(), PassOutcome::Acted(_)));
     assert_eq!(second.pass().await.unwrap(), PassOutcome::Standby);
     // The holder stops; once its lease lapses the other takes over.
     tokio::time::advance(timing.lease_ttl + Duration::from_secs(1)).await;
-    assert!(matches!(second.pass().await.unwrap(), PassOutcome::Acted(_)));
+    assert!(matches!(
+        second.pass().await.unwrap(),
+        PassOutcome::Acted(_)
+    ));
     assert_eq!(first.pass().await.unwrap(), PassOutcome::Standby);
 }
 
@@ -110,7 +129,9 @@ async fn failures_back_off_then_the_loop_requeues_at_its_interval() {
     shared.lock().unwrap().fail_state_reads = 3;
     let mut agent = Agent::new(ports(&shared), Config::default(), Timing::default(), "a");
     let start = tokio::time::Instant::now();
-    agent.run(tokio::time::sleep(Duration::from_secs(200))).await;
+    agent
+        .run(tokio::time::sleep(Duration::from_secs(200)))
+        .await;
     let reads: Vec<u64> = shared
         .lock()
         .unwrap()

@@ -40,7 +40,10 @@ fn world(instances: &[u32], demand: f64) -> World {
                 desired: 2,
                 running: 2,
                 deploying: false,
-                tasks_per_instance: BTreeMap::from([("arn:ci/0".to_string(), 1), ("arn:ci/1".to_string(), 1)]),
+                tasks_per_instance: BTreeMap::from([
+                    ("arn:ci/0".to_string(), 1),
+                    ("arn:ci/1".to_string(), 1),
+                ]),
             },
         );
     }
@@ -55,7 +58,11 @@ fn world(instances: &[u32], demand: f64) -> World {
             ami_check_hours: 24,
         },
         services,
-        container_instances: instances.iter().enumerate().map(|(n, t)| ci(n as u32, *t)).collect(),
+        container_instances: instances
+            .iter()
+            .enumerate()
+            .map(|(n, t)| ci(n as u32, *t))
+            .collect(),
         group: GroupState {
             desired: instances.len() as u32,
             min: 2,
@@ -94,18 +101,38 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
 
 #[test]
 fn folders_for_every_site_and_databases_only_where_asked() {
-    let (actions, _) = reconcile(&world(&[2, 2], 10.0), &Memory::default(), &Config::default());
-    assert!(actions.contains(&Action::EnsureFolder { site: "shop".into(), uid: 20000 }));
-    assert!(actions.contains(&Action::EnsureFolder { site: "blog".into(), uid: 20001 }));
-    assert!(actions.contains(&Action::EnsureDatabase { site: "shop".into() }));
-    assert!(!actions.contains(&Action::EnsureDatabase { site: "blog".into() }));
+    let (actions, _) = reconcile(
+        &world(&[2, 2], 10.0),
+        &Memory::default(),
+        &Config::default(),
+    );
+    assert!(actions.contains(&Action::EnsureFolder {
+        site: "shop".into(),
+        uid: 20000
+    }));
+    assert!(actions.contains(&Action::EnsureFolder {
+        site: "blog".into(),
+        uid: 20001
+    }));
+    assert!(actions.contains(&Action::EnsureDatabase {
+        site: "shop".into()
+    }));
+    assert!(!actions.contains(&Action::EnsureDatabase {
+        site: "blog".into()
+    }));
 }
 
 #[test]
 fn busy_site_scales_out_tasks_and_instances_with_reasons() {
-    let (actions, _) = reconcile(&world(&[2, 2], 400.0), &Memory::default(), &Config::default());
+    let (actions, _) = reconcile(
+        &world(&[2, 2], 400.0),
+        &Memory::default(),
+        &Config::default(),
+    );
     let tasks = actions.iter().find_map(|a| match a {
-        Action::SetTasks { site, to, reason, .. } if site == "shop" => Some((*to, reason.clone())),
+        Action::SetTasks {
+            site, to, reason, ..
+        } if site == "shop" => Some((*to, reason.clone())),
         _ => None,
     });
     // 400 req/s at 25 req/s per task and 90% target: 18 tasks.
@@ -138,7 +165,10 @@ fn scale_in_drains_the_emptiest_then_terminates_it_once_empty() {
     w.container_instances[1].status = "DRAINING".into();
     let (actions, memory) = reconcile(&w, &memory, &Config::default());
     assert!(!kinds(&actions).contains(&"terminate"), "{actions:?}");
-    assert!(!kinds(&actions).contains(&"drain"), "one drain at a time: {actions:?}");
+    assert!(
+        !kinds(&actions).contains(&"drain"),
+        "one drain at a time: {actions:?}"
+    );
     // Its tasks run elsewhere now: terminate with the capacity decremented.
     w.container_instances[1].running_tasks = 0;
     let (actions, _) = reconcile(&w, &memory, &Config::default());
@@ -158,8 +188,11 @@ fn a_disconnected_agent_is_replaced_after_the_grace_period() {
     assert!(!kinds(&actions).contains(&"terminate"));
     w.now_secs = config.disconnected_grace_secs + 1;
     let (actions, _) = reconcile(&w, &memory, &config);
-    assert!(actions.iter().any(|a| matches!(a,
-        Action::Terminate { instance, decrement: false, .. } if instance == "i-0")), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| matches!(a,
+        Action::Terminate { instance, decrement: false, .. } if instance == "i-0")),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -167,12 +200,19 @@ fn php_unhealthy_instance_is_drained_then_replaced() {
     let mut w = world(&[2, 2], 10.0);
     w.unhealthy = vec!["i-1".into()];
     let (actions, memory) = reconcile(&w, &Memory::default(), &Config::default());
-    assert!(actions.iter().any(|a| matches!(a, Action::Drain { instance, .. } if instance == "i-1")));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Drain { instance, .. } if instance == "i-1"))
+    );
     w.container_instances[1].status = "DRAINING".into();
     w.container_instances[1].running_tasks = 0;
     let (actions, _) = reconcile(&w, &memory, &Config::default());
-    assert!(actions.iter().any(|a| matches!(a,
-        Action::Terminate { instance, decrement: false, .. } if instance == "i-1")), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| matches!(a,
+        Action::Terminate { instance, decrement: false, .. } if instance == "i-1")),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -184,7 +224,12 @@ fn a_joined_instance_gets_the_busiest_site_spread_onto_it() {
     shop.desired = 4;
     shop.tasks_per_instance = BTreeMap::from([("arn:ci/0".to_string(), 4)]);
     let (actions, _) = reconcile(&w, &Memory::default(), &Config::default());
-    assert!(actions.iter().any(|a| matches!(a, Action::Spread { site, .. } if site == "shop")), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Spread { site, .. } if site == "shop")),
+        "{actions:?}"
+    );
     // Already even: no spread.
     let mut even = world(&[2, 2, 0], 10.0);
     even.group.desired = 3;
@@ -200,13 +245,19 @@ fn new_ami_rolls_the_fleet_once_per_schedule() {
     assert!(kinds(&actions).contains(&"roll-ami"), "{actions:?}");
     w.now_secs = 3600;
     let (actions, _) = reconcile(&w, &memory, &Config::default());
-    assert!(!kinds(&actions).contains(&"roll-ami"), "not before the schedule: {actions:?}");
+    assert!(
+        !kinds(&actions).contains(&"roll-ami"),
+        "not before the schedule: {actions:?}"
+    );
     w.now_secs = 24 * 3600;
     let (actions, _) = reconcile(&w, &memory, &Config::default());
     assert!(kinds(&actions).contains(&"roll-ami"));
     w.group.refresh_in_progress = true;
     let (actions, _) = reconcile(&w, &memory, &Config::default());
-    assert!(!kinds(&actions).contains(&"roll-ami"), "never two refreshes at once");
+    assert!(
+        !kinds(&actions).contains(&"roll-ami"),
+        "never two refreshes at once"
+    );
 }
 
 #[test]

@@ -3,7 +3,9 @@
 
 use idealstack_agent::bench::run_trace;
 use idealstack_agent::reference::{AgentController, TargetTracking, clairvoyant_instance_hours};
-use idealstack_agent::sim::{Controller, InstanceScaleIn, MinuteMetrics, Placement, SimConfig, Targets, simulate};
+use idealstack_agent::sim::{
+    Controller, InstanceScaleIn, MinuteMetrics, Placement, SimConfig, Targets, simulate,
+};
 use idealstack_agent::trace::{self, Trace};
 
 /// A controller that never changes anything: the floor of tasks on one instance.
@@ -17,7 +19,10 @@ impl Controller for Frozen {
         InstanceScaleIn::EmptyOnly
     }
     fn initial(&mut self, _first: &[f64]) -> Targets {
-        Targets { tasks: vec![2; self.0], instances: (self.0 as u32 * 2).div_ceil(4) }
+        Targets {
+            tasks: vec![2; self.0],
+            instances: (self.0 as u32 * 2).div_ceil(4),
+        }
     }
     fn decide(&mut self, _minute: usize, _visible: &[MinuteMetrics]) -> Targets {
         self.initial(&[])
@@ -45,11 +50,20 @@ fn the_agent_catches_up_within_minutes_and_slower_instances_cost_overload() {
     let t = step_trace();
     let fast = SimConfig::default();
     let agent = simulate(&fast, &t, &mut AgentController::new(&fast, &t));
-    assert!(agent.overload_site_minutes >= 2, "metrics are late: {agent:?}");
+    assert!(
+        agent.overload_site_minutes >= 2,
+        "metrics are late: {agent:?}"
+    );
     assert!(agent.overload_site_minutes <= 6, "{agent:?}");
-    let slow = SimConfig { instance_ready_secs: 600, ..SimConfig::default() };
+    let slow = SimConfig {
+        instance_ready_secs: 600,
+        ..SimConfig::default()
+    };
     let late = simulate(&slow, &t, &mut AgentController::new(&slow, &t));
-    assert!(late.overload_site_minutes > agent.overload_site_minutes, "{late:?} vs {agent:?}");
+    assert!(
+        late.overload_site_minutes > agent.overload_site_minutes,
+        "{late:?} vs {agent:?}"
+    );
 }
 
 #[test]
@@ -59,7 +73,11 @@ fn the_clairvoyant_bound_is_below_both_controllers() {
         let bound = clairvoyant_instance_hours(&config, &t);
         let a = simulate(&config, &t, &mut AgentController::new(&config, &t));
         let tt = simulate(&config, &t, &mut TargetTracking::new(&config, &t));
-        assert!(bound <= a.instance_hours && bound <= tt.instance_hours, "{}: {bound} {a:?} {tt:?}", t.name);
+        assert!(
+            bound <= a.instance_hours && bound <= tt.instance_hours,
+            "{}: {bound} {a:?} {tt:?}",
+            t.name
+        );
     }
 }
 
@@ -77,7 +95,10 @@ fn target_tracking_waits_for_three_datapoints_and_its_cpu_saturates() {
 #[test]
 fn flash_crowd_overload_is_no_worse_than_target_tracking() {
     let row = run_trace(&SimConfig::default(), &trace::flash_crowd());
-    assert!(row.agent.overload_site_minutes <= row.target_tracking.overload_site_minutes, "{row:?}");
+    assert!(
+        row.agent.overload_site_minutes <= row.target_tracking.overload_site_minutes,
+        "{row:?}"
+    );
 }
 
 #[test]
@@ -85,8 +106,14 @@ fn shipped_trace_files_are_what_the_generators_make() {
     let dir = idealstack_testbed::project_root().join("bench/scaling/traces");
     for t in trace::shipped() {
         let path = dir.join(format!("{}.csv", t.name));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run bench/scaling/run --generate)", path.display()));
-        assert_eq!(text, t.to_csv(), "{} differs from its generator", path.display());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (run bench/scaling/run --generate)", path.display())
+        });
+        assert_eq!(
+            text,
+            t.to_csv(),
+            "{} differs from its generator",
+            path.display()
+        );
     }
 }

@@ -44,16 +44,37 @@ async fn databases_are_created_isolated_idempotent_and_follow_rotation() {
 
     // The user reaches its database (and can create tables in it) ...
     server
-        .sql_as("shop_user", "shopPass1", "CREATE TABLE shop_db.t (id INT); INSERT INTO shop_db.t VALUES (1)")
+        .sql_as(
+            "shop_user",
+            "shopPass1",
+            "CREATE TABLE shop_db.t (id INT); INSERT INTO shop_db.t VALUES (1)",
+        )
         .unwrap();
-    assert_eq!(server.sql_as("shop_user", "shopPass1", "SELECT id FROM shop_db.t").unwrap().trim(), "1");
+    assert_eq!(
+        server
+            .sql_as("shop_user", "shopPass1", "SELECT id FROM shop_db.t")
+            .unwrap()
+            .trim(),
+        "1"
+    );
     // ... and not another site's, nor a database whose name its own matches as a pattern.
-    let denied = server.sql_as("shop_user", "shopPass1", "SELECT 1 FROM blog_db.dual").unwrap_err();
+    let denied = server
+        .sql_as("shop_user", "shopPass1", "SELECT 1 FROM blog_db.dual")
+        .unwrap_err();
     assert!(denied.contains("denied"), "{denied}");
     server.sql("CREATE DATABASE shopXdb");
-    let denied = server.sql_as("shop_user", "shopPass1", "CREATE TABLE shopXdb.t (id INT)").unwrap_err();
-    assert!(denied.contains("denied"), "`_` must not act as a wildcard: {denied}");
-    assert!(server.sql_as("blog_user", "blogPass1", "SELECT * FROM shop_db.t").is_err());
+    let denied = server
+        .sql_as("shop_user", "shopPass1", "CREATE TABLE shopXdb.t (id INT)")
+        .unwrap_err();
+    assert!(
+        denied.contains("denied"),
+        "`_` must not act as a wildcard: {denied}"
+    );
+    assert!(
+        server
+            .sql_as("blog_user", "blogPass1", "SELECT * FROM shop_db.t")
+            .is_err()
+    );
 
     // Re-running changes nothing.
     assert_eq!(dbs.ensure_site(&shop).await.unwrap(), Vec::<String>::new());
@@ -67,15 +88,28 @@ async fn databases_are_created_isolated_idempotent_and_follow_rotation() {
     );
     assert!(server.sql_as("shop_user", "shopPass2", "SELECT 1").is_ok());
     assert!(server.sql_as("shop_user", "shopPass1", "SELECT 1").is_err());
-    assert_eq!(dbs.ensure_site(&rotated).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        dbs.ensure_site(&rotated).await.unwrap(),
+        Vec::<String>::new()
+    );
 
     // Drift: a privilege on another database is revoked.
     server.sql("GRANT SELECT ON blog_db.* TO 'shop_user'@'%'");
     let changes = dbs.ensure_site(&rotated).await.unwrap();
     assert_eq!(changes, vec!["privileges on blog_db revoked".to_string()]);
-    assert!(server.sql_as("shop_user", "shopPass2", "SELECT 1 FROM blog_db.dual").is_err());
+    assert!(
+        server
+            .sql_as("shop_user", "shopPass2", "SELECT 1 FROM blog_db.dual")
+            .is_err()
+    );
 
     // Data survives: nothing is dropped by a pass.
-    assert_eq!(server.sql_as("shop_user", "shopPass2", "SELECT id FROM shop_db.t").unwrap().trim(), "1");
+    assert_eq!(
+        server
+            .sql_as("shop_user", "shopPass2", "SELECT id FROM shop_db.t")
+            .unwrap()
+            .trim(),
+        "1"
+    );
     dbs.close().await;
 }

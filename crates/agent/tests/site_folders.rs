@@ -16,7 +16,10 @@ fn folders_follow_the_contract_and_drift_is_repaired() {
     std::fs::create_dir(&root).unwrap();
     let folders = SiteFolders::new(&root);
     let repairs = folders.ensure_site("shop", 20000).unwrap();
-    assert!(repairs.iter().any(|r| r.ends_with("shop created")), "{repairs:?}");
+    assert!(
+        repairs.iter().any(|r| r.ends_with("shop created")),
+        "{repairs:?}"
+    );
     let site = root.join("shop");
     assert_eq!(owner_mode(&site), (0, 0, 0o755));
     assert_eq!(owner_mode(&site.join("public_html")), (20000, 20000, 0o755));
@@ -24,7 +27,10 @@ fn folders_follow_the_contract_and_drift_is_repaired() {
     assert_eq!(owner_mode(&site.join("tmp")), (20000, 20000, 0o750));
 
     // Nothing to do the second time.
-    assert_eq!(folders.ensure_site("shop", 20000).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        folders.ensure_site("shop", 20000).unwrap(),
+        Vec::<String>::new()
+    );
 
     // Drift: wrong owner, wrong mode, a folder removed; a site file is left alone.
     std::os::unix::fs::chown(site.join("public_html"), Some(0), Some(0)).unwrap();
@@ -35,13 +41,20 @@ fn folders_follow_the_contract_and_drift_is_repaired() {
     let repairs = folders.ensure_site("shop", 20000).unwrap();
     let text = repairs.join("\n");
     assert!(text.contains("shop mode 777 -> 755"), "{text}");
-    assert!(text.contains("public_html owner 0:0 -> 20000:20000"), "{text}");
+    assert!(
+        text.contains("public_html owner 0:0 -> 20000:20000"),
+        "{text}"
+    );
     assert!(text.contains("tmp created"), "{text}");
     assert!(!text.contains("private"), "private had no drift: {text}");
     assert_eq!(owner_mode(&site), (0, 0, 0o755));
     assert_eq!(owner_mode(&site.join("public_html")), (20000, 20000, 0o755));
     assert_eq!(owner_mode(&site.join("tmp")), (20000, 20000, 0o750));
-    assert_eq!(owner_mode(&site.join("public_html/index.php")).0, 0, "site files untouched");
+    assert_eq!(
+        owner_mode(&site.join("public_html/index.php")).0,
+        0,
+        "site files untouched"
+    );
 }
 
 #[test]
@@ -49,9 +62,15 @@ fn unsafe_names_links_and_low_uids_are_refused() {
     let scratch = idealstack_testbed::scratch_dir("agent-folders-bad");
     let folders = SiteFolders::new(scratch.path());
     for name in ["../etc", "a/b", "", "Shop", "-x"] {
-        assert!(matches!(folders.ensure_site(name, 20000), Err(FolderError::Name(_))), "{name}");
+        assert!(
+            matches!(folders.ensure_site(name, 20000), Err(FolderError::Name(_))),
+            "{name}"
+        );
     }
-    assert!(matches!(folders.ensure_site("shop", 0), Err(FolderError::Uid { .. })));
+    assert!(matches!(
+        folders.ensure_site("shop", 0),
+        Err(FolderError::Uid { .. })
+    ));
     // A symbolic link where a folder should be is not followed.
     let outside = scratch.path().join("outside");
     std::fs::create_dir(&outside).unwrap();

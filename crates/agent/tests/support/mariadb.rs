@@ -22,25 +22,46 @@ impl MariaDb {
         let datadir = scratch.join("mysql-data");
         std::fs::create_dir_all(&datadir).unwrap();
         let chown = |args: &[&str], path: &Path| {
-            let status = Command::new("chown").args(args).arg(path).status().expect("chown");
+            let status = Command::new("chown")
+                .args(args)
+                .arg(path)
+                .status()
+                .expect("chown");
             assert!(status.success(), "chown {}", path.display());
         };
         chown(&["mysql:mysql"], scratch);
         chown(&["-R", "mysql:mysql"], &datadir);
         let out = Command::new(system_tool("mariadb-install-db"))
-            .args(["--no-defaults", "--user=mysql", "--auth-root-authentication-method=socket", "--skip-test-db"])
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ])
             .arg(format!("--datadir={}", datadir.display()))
             .output()
             .expect("run mariadb-install-db");
-        assert!(out.status.success(), "mariadb-install-db: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let socket = scratch.join("mysql.sock");
         let child = Command::new(system_tool("mariadbd"))
-            .args(["--no-defaults", "--user=mysql", "--bind-address=127.0.0.1", "--skip-name-resolve"])
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+            ])
             .arg(format!("--datadir={}", datadir.display()))
             .arg(format!("--port={port}"))
             .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--pid-file={}", scratch.join("mariadb.pid").display()))
+            .arg(format!(
+                "--pid-file={}",
+                scratch.join("mariadb.pid").display()
+            ))
             .arg("--innodb-buffer-pool-size=32M")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -48,9 +69,17 @@ impl MariaDb {
             .spawn()
             .expect("spawn mariadbd");
         let mut guard = ChildGuard::new(child, "mariadbd");
-        wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(60), "mariadbd");
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(60),
+            "mariadbd",
+        );
         guard.assert_running();
-        let db = MariaDb { _guard: guard, port, socket };
+        let db = MariaDb {
+            _guard: guard,
+            port,
+            socket,
+        };
         db.sql(&format!(
             "CREATE USER '{ADMIN}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}'; \
              GRANT ALL PRIVILEGES ON *.* TO '{ADMIN}'@'%' WITH GRANT OPTION;"
@@ -66,7 +95,11 @@ impl MariaDb {
             .args(["-e", sql])
             .output()
             .expect("run mariadb client");
-        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 

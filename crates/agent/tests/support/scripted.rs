@@ -72,12 +72,17 @@ impl AutoScaling for Fake {
     fn group(&self) -> PortFuture<'_, GroupState> {
         ok(self.0.lock().unwrap().group.clone())
     }
+    fn refresh_in_progress(&self) -> PortFuture<'_, bool> {
+        ok(self.0.lock().unwrap().group.refresh_in_progress)
+    }
     fn set_desired(&self, count: u32) -> PortFuture<'_, ()> {
         self.call(format!("autoscaling:SetDesiredCapacity {count}"));
         ok(())
     }
     fn terminate<'a>(&'a self, id: &'a str, decrement: bool) -> PortFuture<'a, ()> {
-        self.call(format!("autoscaling:TerminateInstanceInAutoScalingGroup {id} decrement={decrement}"));
+        self.call(format!(
+            "autoscaling:TerminateInstanceInAutoScalingGroup {id} decrement={decrement}"
+        ));
         ok(())
     }
     fn start_refresh(&self) -> PortFuture<'_, String> {
@@ -119,7 +124,10 @@ impl Lease for Fake {
             Some((h, until)) => h == holder || *until <= now,
         };
         if free {
-            s.lease_holder = Some((holder.to_string(), now + std::time::Duration::from_secs(ttl)));
+            s.lease_holder = Some((
+                holder.to_string(),
+                now + std::time::Duration::from_secs(ttl),
+            ));
         }
         ok(free)
     }
