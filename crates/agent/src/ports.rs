@@ -71,6 +71,8 @@ pub struct ContainerInstance {
     pub running_tasks: u32,
     /// Pending tasks.
     pub pending_tasks: u32,
+    /// The AMI it runs (ECS's `ecs.ami-id` attribute), when known.
+    pub image_id: Option<String>,
 }
 
 /// ECS: services and container instances of the cluster.

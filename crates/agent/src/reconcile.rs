@@ -350,10 +350,10 @@ pub fn reconcile(world: &World, memory: &Memory, config: &Config) -> (Vec<Action
         && due
         && !group.refresh_in_progress
     {
-        let stale = group
-            .instances
+        let stale = world
+            .container_instances
             .iter()
-            .filter(|i| i.image_id.as_ref().is_some_and(|img| img != latest))
+            .filter(|c| c.image_id.as_ref().is_some_and(|img| img != latest))
             .count();
         if stale == 0 {
             next.last_ami_check = Some(world.now_secs);

@@ -36,6 +36,7 @@ fn script(demand: f64) -> Shared {
                 agent_connected: true,
                 running_tasks: 1,
                 pending_tasks: 0,
+                image_id: Some("ami-1".into()),
             })
             .collect(),
         group: GroupState {

@@ -23,6 +23,7 @@ fn ci(n: u32, tasks: u32) -> ContainerInstance {
         agent_connected: true,
         running_tasks: tasks,
         pending_tasks: 0,
+        image_id: Some("ami-1".into()),
     }
 }
 
