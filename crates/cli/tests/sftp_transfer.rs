@@ -144,6 +144,8 @@ s.utime("many/f00001.txt", (1700000000, 1700000000))
 assert s.stat("many/f00001.txt").st_mtime == 1700000000
 s.chmod("many/f00002.txt", 0o600)
 assert stat.S_IMODE(s.stat("many/f00002.txt").st_mode) == 0o600
+s.chmod("many/f00005.txt", 0o4755)
+assert stat.S_IMODE(s.stat("many/f00005.txt").st_mode) == 0o755, "set-uid bit was kept"
 s.posix_rename("many/f00003.txt", "many/f00004.txt")
 with s.open("many/f00004.txt", "rb") as f:
     assert f.read() == payloads["f00003.txt"]

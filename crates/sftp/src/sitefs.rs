@@ -24,6 +24,10 @@ use std::path::Path;
 
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
 
+/// Permission bits a client may set with chmod: rwx for owner, group and others. Set-uid,
+/// set-gid and sticky bits are dropped; nothing uploaded needs them.
+pub const PERM_MASK: u32 = 0o777;
+
 fn errno(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
@@ -191,7 +195,7 @@ impl SiteFs {
             rustix::fs::chmodat(
                 rustix::fs::CWD,
                 &proc_path,
-                Mode::from_raw_mode(perm & 0o7777),
+                Mode::from_raw_mode(perm & PERM_MASK),
                 AtFlags::empty(),
             )
             .map_err(errno)?;
@@ -226,7 +230,7 @@ pub fn fsetstat(fd: BorrowedFd<'_>, attrs: &Attrs) -> io::Result<()> {
         rustix::fs::ftruncate(fd, size).map_err(errno)?;
     }
     if let Some(perm) = attrs.permissions {
-        rustix::fs::fchmod(fd, Mode::from_raw_mode(perm & 0o7777)).map_err(errno)?;
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(perm & PERM_MASK)).map_err(errno)?;
     }
     if let Some((atime, mtime)) = attrs.atime_mtime {
         rustix::fs::futimens(fd, &timestamps(atime, mtime)).map_err(errno)?;
