@@ -1,0 +1,261 @@
+"""moto server with CloudFormation change-set execution closer to the real service.
+
+Test support for the deploy lifecycle tests and scripts/run. It changes only the emulator, never
+what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each checked by
+`crates/cli/tests/lifecycle_moto_gaps.rs`, so a moto upgrade that fixes or changes one is noticed):
+
+1. OUTPUTS: a stack created by executing a CREATE change set keeps the Outputs computed when the
+   empty stack was made (none). Real CloudFormation resolves Outputs after the resources exist.
+   Filled: outputs are recomputed after the change set is applied.
+2. PARAMETERS: executing an UPDATE change set does not store the new parameter values on the
+   stack, so a later identical change set is not seen as "no changes". Filled: stored.
+3. ASYNC: ExecuteChangeSet applies everything before it answers, and an error while applying is
+   returned as the API error of ExecuteChangeSet (moto's own "TODO: handle execution errors and
+   implement rollback"). Real CloudFormation answers at once, the stack is *_IN_PROGRESS, and a
+   failure shows as a resource *_FAILED event followed by a rollback. Filled: execution runs on a
+   thread after IDEALSTACK_MOTO_DELAY seconds (default 0.3) with CREATE_IN_PROGRESS/UPDATE_IN_PROGRESS
+   status; an exception while applying becomes a FAILED resource event and ROLLBACK_COMPLETE (create)
+   or UPDATE_ROLLBACK_COMPLETE (update).
+4. RESOURCE EVENTS: moto records only stack-level events for change sets. Filled: one
+   *_IN_PROGRESS and one *_COMPLETE event per changed resource, from the change set's changes.
+
+5. RDS PARAMETER GROUP REF: `Ref` to an AWS::RDS::DBParameterGroup resolves to moto's Python object
+   instead of the group's name, so a DBInstance naming it fails ("'DBParameterGroup' object has no
+   attribute 'startswith'"). Filled: the group's physical id is its name, as in CloudFormation.
+6. NLB TYPE: moto's AWS::ElasticLoadBalancingV2::LoadBalancer ignores `Type`, so every load
+   balancer is an ALB and the SFTP NLB's TCP listener is refused. Filled: `Type` is passed on.
+7. RDS MASTER SECRET ATTRIBUTE: `Fn::GetAtt [Database, MasterUserSecret.SecretArn]` is not supported
+   (moto answers describe-stacks with a 500 once such an output exists). Filled: the ARN of the
+   secret moto made for ManageMasterUserPassword, or a well-formed placeholder ARN if it made none.
+8. EFS ACCESS POINT ATTRIBUTES: AWS::EFS::AccessPoint has no GetAtt support (`Arn`, `AccessPointId`).
+   Filled: both answered from moto's access point.
+9. OTHER GETATT GAPS: an output whose value moto cannot compute makes every DescribeStacks of the
+   stack fail. Filled: such an output gets the value `moto-gap:<why>` and the gap is printed on
+   stderr (MOTO_LOG=1 shows it), so dependent stacks still receive a parameter.
+10. REPLACEMENT: moto's change sets say `Modify` without `Replacement`, so a change that replaces a
+   resource looks like an in-place update. Filled for the data resources idealstack guards, from
+   CloudFormation's resource reference ("Update requires: Replacement"): a `Modify` whose changed
+   properties include one of REPLACEMENT_PROPERTIES gets `Replacement: True`, otherwise `False`.
+
+Failure injection (the tests' "a resource fails"): if the file named by IDEALSTACK_MOTO_FAIL_FILE
+exists, each line `<stack-name> <LogicalResourceId> <reason...>` makes the next execution of a
+change set on that stack fail at that resource (before anything is applied, as a real rollback
+leaves the stack as it was).
+
+Slow stacks (the tests' "a deploy interrupted while a stack is in progress"): if the file named by
+IDEALSTACK_MOTO_DELAY_FILE exists, each line `<stack-name> <seconds>` replaces the delay for that
+stack.
+
+Usage: python moto_cfn.py <port>
+"""
+
+import os
+import sys
+import threading
+import time
+
+from werkzeug.serving import run_simple
+
+from moto.cloudformation import models as cfn
+from moto.cloudformation.models import Event
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+from moto.elbv2 import models as elbv2_models
+from moto.rds import models as rds_models
+
+rds_models.DBParameterGroup.physical_resource_id = property(lambda self: self.name)
+
+
+def create_load_balancer_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    properties = cloudformation_json["Properties"]
+    backend = elbv2_models.elbv2_backends[account_id][region_name]
+    return backend.create_load_balancer(
+        resource_name,
+        properties.get("SecurityGroups"),
+        properties.get("Subnets"),
+        scheme=properties.get("Scheme", "internet-facing"),
+        loadbalancer_type=properties.get("Type", "application"),
+    )
+
+
+elbv2_models.FakeLoadBalancer.create_from_cloudformation_json = classmethod(create_load_balancer_from_cfn)
+
+_db_get_attr = rds_models.DBInstance.get_cfn_attribute
+_db_has_attr = rds_models.DBInstance.has_cfn_attr.__func__
+
+
+def db_get_attr(self, attribute_name):
+    if attribute_name == "MasterUserSecret.SecretArn":
+        secret = getattr(self, "master_user_secret", None)
+        if secret is not None:
+            return secret.secret.arn
+        return f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:rds!db-moto-{self.db_instance_identifier}-AbCdEf"
+    return _db_get_attr(self, attribute_name)
+
+
+rds_models.DBInstance.get_cfn_attribute = db_get_attr
+rds_models.DBInstance.has_cfn_attr = classmethod(lambda cls, attr: attr == "MasterUserSecret.SecretArn" or _db_has_attr(cls, attr))
+
+from moto.cloudformation import parsing as cfn_parsing
+from moto.efs import models as efs_models
+
+
+def access_point_attr(self, attribute_name):
+    if attribute_name == "Arn":
+        return self.access_point_arn
+    if attribute_name == "AccessPointId":
+        return self.access_point_id
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    raise UnformattedGetAttTemplateException()
+
+
+efs_models.AccessPoint.get_cfn_attribute = access_point_attr
+efs_models.AccessPoint.has_cfn_attr = classmethod(lambda cls, attr: attr in ("Arn", "AccessPointId"))
+
+_parse_output = cfn_parsing.parse_output
+
+
+def parse_output(output_logical_id, output_json, resources_map):
+    try:
+        return _parse_output(output_logical_id, output_json, resources_map)
+    except Exception as e:  # noqa: BLE001 - named gap 9
+        print(f"moto-gap: output {output_logical_id}: {e}", file=sys.stderr)
+        return cfn_parsing.Output(key=output_logical_id, value=f"moto-gap:{type(e).__name__}", description=output_json.get("Description"))
+
+
+cfn_parsing.parse_output = parse_output
+
+# CloudFormation resource reference, "Update requires: Replacement", for the data resources.
+REPLACEMENT_PROPERTIES = {
+    "AWS::RDS::DBInstance": {"Engine", "DBInstanceIdentifier", "KmsKeyId", "StorageEncrypted", "DBName", "DBSubnetGroupName", "CharacterSetName"},
+    "AWS::EFS::FileSystem": {"Encrypted", "KmsKeyId", "PerformanceMode", "AvailabilityZoneName"},
+    "AWS::DynamoDB::Table": {"TableName", "KeySchema"},
+    "AWS::S3::Bucket": {"BucketName"},
+}
+
+_diff = cfn.ChangeSet.diff
+
+
+def diff_with_replacement(self):
+    changes = _diff(self)
+    old = (self.stack.template_dict or {}).get("Resources", {}) if self.stack.template else {}
+    new = self.template_dict.get("Resources", {})
+    for change in changes:
+        if change.action != "Modify":
+            continue
+        before = old.get(change.logical_resource_id, {}).get("Properties", {})
+        after = new.get(change.logical_resource_id, {}).get("Properties", {})
+        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        needs = REPLACEMENT_PROPERTIES.get(change.resource_type, set())
+        change.replacement = "True" if changed & needs else "False"
+    return changes
+
+
+cfn.ChangeSet.diff = diff_with_replacement
+
+DELAY = float(os.environ.get("IDEALSTACK_MOTO_DELAY", "0.3"))
+FAIL_FILE = os.environ.get("IDEALSTACK_MOTO_FAIL_FILE")
+DELAY_FILE = os.environ.get("IDEALSTACK_MOTO_DELAY_FILE")
+
+
+def delay_for(stack_name):
+    if DELAY_FILE and os.path.exists(DELAY_FILE):
+        with open(DELAY_FILE) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == stack_name:
+                    return float(parts[1])
+    return DELAY
+
+
+def resource_event(stack, logical_id, resource_type, status, reason=None):
+    event = Event(
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        logical_resource_id=logical_id,
+        physical_resource_id="",
+        resource_type=resource_type,
+        resource_status=status,
+        resource_status_reason=reason,
+        resource_properties=None,
+    )
+    stack.events.append(event)
+
+
+def injected_failure(stack_name):
+    if not FAIL_FILE or not os.path.exists(FAIL_FILE):
+        return None
+    with open(FAIL_FILE) as f:
+        for line in f:
+            parts = line.strip().split(" ", 2)
+            if len(parts) == 3 and parts[0] == stack_name:
+                return parts[1], parts[2]
+    return None
+
+
+def run_change_set(change_set):
+    stack = change_set.stack
+    kind = change_set.change_set_type  # CREATE or UPDATE
+    time.sleep(delay_for(stack.name))
+    try:
+        failure = injected_failure(stack.name)
+        verb = "CREATE" if kind == "CREATE" else "UPDATE"
+        for change in change_set.changes:
+            action = {"Add": "CREATE", "Remove": "DELETE"}.get(change.action, "UPDATE")
+            resource_event(stack, change.logical_resource_id, change.resource_type, action + "_IN_PROGRESS")
+        if failure:
+            logical_id, reason = failure
+            types = {c.logical_resource_id: c.resource_type for c in change_set.changes}
+            resource_event(stack, logical_id, types.get(logical_id, "AWS::CloudFormation::CustomResource"), verb + "_FAILED", reason)
+            raise RuntimeError(f"injected: {logical_id}: {reason}")
+        change_set.apply()
+        if kind == "UPDATE":
+            stack.parameters = dict(change_set.parameters)
+        stack.template = change_set.template
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+        for change in change_set.changes:
+            action = {"Add": "CREATE", "Remove": "DELETE"}.get(change.action, "UPDATE")
+            resource_event(stack, change.logical_resource_id, change.resource_type, action + "_COMPLETE")
+        stack.status = kind + "_COMPLETE"
+        stack._add_stack_event(kind + "_COMPLETE")
+        change_set.execution_status = "EXECUTE_COMPLETE"
+    except Exception as e:  # noqa: BLE001 - any failure while applying is a rollback
+        if kind == "CREATE":
+            stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason="The following resource(s) failed to create: " + str(e))
+            stack._add_stack_event("ROLLBACK_COMPLETE")
+            stack.status = "ROLLBACK_COMPLETE"
+        else:
+            stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason="The following resource(s) failed to update: " + str(e))
+            stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+            stack.status = "UPDATE_ROLLBACK_COMPLETE"
+        change_set.execution_status = "EXECUTE_FAILED"
+
+
+def execute_change_set(self, change_set_name, stack_name=None):
+    change_set = self.change_sets.get(change_set_name)
+    if change_set is None:
+        for cs in self.change_sets.values():
+            if cs.change_set_name == change_set_name and (stack_name is None or cs.stack_name == stack_name or cs.stack_id == stack_name):
+                change_set = cs
+    if change_set is None:
+        raise cfn.ValidationError(stack_name)
+    stack = self.stacks[change_set.stack_id]
+    kind = change_set.change_set_type
+    stack.status = kind + "_IN_PROGRESS"
+    stack._add_stack_event(kind + "_IN_PROGRESS", resource_status_reason="User Initiated")
+    change_set.execution_status = "EXECUTE_IN_PROGRESS"
+    threading.Thread(target=run_change_set, args=(change_set,), daemon=True).start()
+
+
+cfn.CloudFormationBackend.execute_change_set = execute_change_set
+
+app = DomainDispatcherApplication(create_backend_app)
+
+if __name__ == "__main__":
+    run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=True, request_handler=MotoRequestHandler)
