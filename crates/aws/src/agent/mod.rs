@@ -1,0 +1,370 @@
+//! NOT YET COMPILED OR WIRED (issue 6, 2026-11-26): this folder is outside the module tree
+//! (`crates/aws/src/lib.rs` has no `pub mod agent;`) because its first build did not finish before
+//! the deadline on the shared machine. To wire it: add `pub mod agent;` to lib.rs, the dependency
+//! lines `aws-sdk-autoscaling`, `aws-sdk-secretsmanager`, `aws-sdk-dynamodb`, `aws-sdk-ssm`,
+//! `aws-sdk-cloudwatch` (all "1") and `idealstack-agent = { path = "../agent" }` to
+//! crates/aws/Cargo.toml, move `agent_moto_test.rs.draft` to crates/aws/tests/agent_moto.rs and
+//! `cli_agent.rs.draft` to crates/cli/src/agent.rs, then build and run the moto tests.
+//!
+//! The agent's ports on AWS (one module per service) and the wiring the `idealstack agent` role
+//! runs: settings from the environment the cluster stack's task definition sets, ports built on
+//! the SDK configuration, the reconcile loop until SIGTERM.
+//!
+//! | port | module | calls |
+//! | --- | --- | --- |
+//! | state bucket | [`s3`] | `s3:GetObject` |
+//! | ECS | [`ecs`] | `ecs:ListServices`, `DescribeServices`, `ListTasks`, `DescribeTasks`, `ListContainerInstances`, `DescribeContainerInstances`, `UpdateService`, `UpdateContainerInstancesState` |
+//! | Auto Scaling | [`autoscaling`] | `autoscaling:DescribeAutoScalingGroups`, `DescribeInstanceRefreshes`, `SetDesiredCapacity`, `TerminateInstanceInAutoScalingGroup`, `StartInstanceRefresh` |
+//! | health target group | [`elb`] | `elasticloadbalancing:DescribeTargetHealth` |
+//! | metrics | [`cloudwatch`] | `cloudwatch:GetMetricData` (+ the ECS describes) |
+//! | AMI | [`ssm`] | `ssm:GetParameter` |
+//! | secrets | [`secrets`] | `secretsmanager:ListSecrets`, `GetSecretValue` |
+//! | lease | [`lease`] | `dynamodb:PutItem` (conditional) |
+
+pub mod autoscaling;
+pub mod cloudwatch;
+pub mod ecs;
+pub mod elb;
+pub mod lease;
+pub mod s3;
+pub mod secrets;
+pub mod ssm;
+
+pub use idealstack_agent;
+
+use idealstack_agent::controller::{Agent, Timing};
+use idealstack_agent::database::{MysqlDatabases, ServerAccess};
+use idealstack_agent::folders::SiteFolders;
+use idealstack_agent::ports::{Databases, Lease, PortError, PortFuture, Ports, SiteCredentials};
+use idealstack_agent::reconcile::Config;
+use std::sync::{Arc, Mutex};
+
+/// Turns an SDK error into a port error with its full context.
+pub(crate) fn fail<E>(service: &'static str, call: &'static str, e: E) -> PortError
+where
+    E: std::error::Error,
+{
+    PortError::new(
+        service,
+        call,
+        aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
+    )
+}
+
+/// The default AMI parameter (Amazon Linux 2023, x86_64).
+pub const DEFAULT_AMI_PARAMETER: &str =
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+
+/// The agent's settings, from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `IDEALSTACK_STACK`.
+    pub stack: String,
+    /// `IDEALSTACK_CLUSTER`.
+    pub cluster: String,
+    /// `IDEALSTACK_AUTOSCALING_GROUP`.
+    pub autoscaling_group: String,
+    /// `IDEALSTACK_STATE_BUCKET`.
+    pub state_bucket: String,
+    /// `IDEALSTACK_DATABASE_SECRET_ARN` (absent: the stack has no database).
+    pub database_secret_arn: Option<String>,
+    /// `IDEALSTACK_DATABASE_TLS` (default true).
+    pub database_tls: bool,
+    /// `IDEALSTACK_LEASE_TABLE` (absent: a single agent, no lease).
+    pub lease_table: Option<String>,
+    /// `IDEALSTACK_LEASE_KEY_ATTRIBUTE` (default `id`).
+    pub lease_key_attribute: String,
+    /// `IDEALSTACK_HEALTH_TARGET_GROUP_ARN` (absent: PHP health left to the group's ELB check).
+    pub health_target_group_arn: Option<String>,
+    /// `IDEALSTACK_AMI_PARAMETER`.
+    pub ami_parameter: String,
+    /// `IDEALSTACK_SITES_ROOT` (default `/mnt/efs/sites`).
+    pub sites_root: String,
+}
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SettingsError {
+    /// A required variable is missing.
+    #[error(
+        "{0} is not set: the cluster stack's agent task definition sets it; run the agent there or set it by hand"
+    )]
+    Missing(&'static str),
+    /// A variable has an invalid value.
+    #[error("{name}={value} is not valid: expected {expected}")]
+    Invalid {
+        /// Variable.
+        name: &'static str,
+        /// Value.
+        value: String,
+        /// What is expected.
+        expected: &'static str,
+    },
+}
+
+impl Settings {
+    /// Reads the settings through `get` (the process environment in production).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let need = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(SettingsError::Missing(name))
+        };
+        let opt = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let database_tls = match opt("IDEALSTACK_DATABASE_TLS").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(v) => {
+                return Err(SettingsError::Invalid {
+                    name: "IDEALSTACK_DATABASE_TLS",
+                    value: v.into(),
+                    expected: "true or false",
+                });
+            }
+        };
+        let ami_parameter =
+            opt("IDEALSTACK_AMI_PARAMETER").unwrap_or_else(|| DEFAULT_AMI_PARAMETER.into());
+        if !ami_parameter.starts_with('/') {
+            return Err(SettingsError::Invalid {
+                name: "IDEALSTACK_AMI_PARAMETER",
+                value: ami_parameter,
+                expected: "an SSM parameter path starting with /",
+            });
+        }
+        Ok(Settings {
+            stack: need("IDEALSTACK_STACK")?,
+            cluster: need("IDEALSTACK_CLUSTER")?,
+            autoscaling_group: need("IDEALSTACK_AUTOSCALING_GROUP")?,
+            state_bucket: need("IDEALSTACK_STATE_BUCKET")?,
+            database_secret_arn: opt("IDEALSTACK_DATABASE_SECRET_ARN"),
+            database_tls,
+            lease_table: opt("IDEALSTACK_LEASE_TABLE"),
+            lease_key_attribute: opt("IDEALSTACK_LEASE_KEY_ATTRIBUTE")
+                .unwrap_or_else(|| "id".into()),
+            health_target_group_arn: opt("IDEALSTACK_HEALTH_TARGET_GROUP_ARN"),
+            ami_parameter,
+            sites_root: opt("IDEALSTACK_SITES_ROOT").unwrap_or_else(|| "/mnt/efs/sites".into()),
+        })
+    }
+}
+
+/// A lease that always grants: the single-agent mode when no lease table is configured.
+#[derive(Debug)]
+struct NoLease;
+
+impl Lease for NoLease {
+    fn acquire<'a>(&'a self, _holder: &'a str, _ttl: u64) -> PortFuture<'a, bool> {
+        Box::pin(async { Ok(true) })
+    }
+}
+
+/// Per-site databases on the stack's RDS: the master secret and the endpoint (named in the site
+/// secrets) are read on first use, so a stack whose first database site comes later works.
+struct RdsDatabases {
+    secrets: secrets::SecretsPort,
+    master_arn: String,
+    tls: bool,
+    inner: Mutex<Option<Arc<MysqlDatabases>>>,
+}
+
+impl RdsDatabases {
+    async fn get(&self) -> Result<Arc<MysqlDatabases>, PortError> {
+        if let Some(db) = self.inner.lock().map_err(|_| poisoned())?.clone() {
+            return Ok(db);
+        }
+        let (_, endpoint) = self.secrets.sites().await?;
+        let endpoint = endpoint.ok_or_else(|| {
+            PortError::new(
+                "secretsmanager",
+                "ListSecrets",
+                "no site database secret names the database host: deploy a site with a database",
+            )
+        })?;
+        let (user, password) = self.secrets.master(&self.master_arn).await?;
+        let db = Arc::new(MysqlDatabases::new(ServerAccess {
+            host: endpoint.host,
+            port: endpoint.port,
+            user,
+            password,
+            tls: self.tls,
+        }));
+        *self.inner.lock().map_err(|_| poisoned())? = Some(db.clone());
+        Ok(db)
+    }
+}
+
+fn poisoned() -> PortError {
+    PortError::new("database", "ensure", "internal lock poisoned")
+}
+
+impl Databases for RdsDatabases {
+    fn ensure<'a>(&'a self, creds: &'a SiteCredentials) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let db = self.get().await?;
+            db.ensure_site(creds).await.map_err(PortError::from)
+        })
+    }
+}
+
+/// Builds the ports on `config` for `settings`.
+pub fn ports(config: &aws_config::SdkConfig, settings: &Settings) -> Ports {
+    let ecs_client = aws_sdk_ecs::Client::new(config);
+    let sm = aws_sdk_secretsmanager::Client::new(config);
+    let (secrets_port, databases): (
+        Option<Box<dyn idealstack_agent::ports::Secrets>>,
+        Option<Box<dyn Databases>>,
+    ) = match &settings.database_secret_arn {
+        Some(arn) => (
+            Some(Box::new(secrets::SecretsPort::new(
+                sm.clone(),
+                &settings.stack,
+            ))),
+            Some(Box::new(RdsDatabases {
+                secrets: secrets::SecretsPort::new(sm, &settings.stack),
+                master_arn: arn.clone(),
+                tls: settings.database_tls,
+                inner: Mutex::new(None),
+            })),
+        ),
+        None => (None, None),
+    };
+    let lease: Box<dyn Lease> = match &settings.lease_table {
+        Some(table) => Box::new(lease::DynamoLease::new(
+            aws_sdk_dynamodb::Client::new(config),
+            table,
+            &settings.lease_key_attribute,
+            format!("idealstack-agent#{}", settings.stack),
+        )),
+        None => Box::new(NoLease),
+    };
+    Ports {
+        state: Box::new(s3::StateBucket::new(
+            aws_sdk_s3::Client::new(config),
+            &settings.state_bucket,
+        )),
+        ecs: Box::new(ecs::EcsPort::new(
+            ecs_client.clone(),
+            &settings.cluster,
+            &settings.stack,
+        )),
+        autoscaling: Box::new(autoscaling::AutoScalingPort::new(
+            aws_sdk_autoscaling::Client::new(config),
+            &settings.autoscaling_group,
+        )),
+        load_balancer: Box::new(elb::HealthTargetGroup::new(
+            aws_sdk_elasticloadbalancingv2::Client::new(config),
+            settings.health_target_group_arn.clone(),
+        )),
+        metrics: Box::new(cloudwatch::CloudWatchMetrics::new(
+            aws_sdk_cloudwatch::Client::new(config),
+            ecs_client,
+            &settings.cluster,
+            &settings.stack,
+        )),
+        images: Box::new(ssm::AmiParameter::new(
+            aws_sdk_ssm::Client::new(config),
+            &settings.ami_parameter,
+        )),
+        secrets: secrets_port,
+        databases,
+        folders: Box::new(SiteFolders::new(&settings.sites_root)),
+        lease,
+    }
+}
+
+/// This agent's lease holder id (host name and process id).
+pub fn holder_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+/// Runs the agent until SIGTERM (ECS stops tasks with SIGTERM).
+pub async fn run(settings: Settings) {
+    let config = crate::load_sdk_config().await;
+    if settings.lease_table.is_none() {
+        eprintln!(
+            "agent: IDEALSTACK_LEASE_TABLE is not set: running without a lease (safe only while one agent runs)"
+        );
+    }
+    let mut agent = Agent::new(
+        ports(&config, &settings),
+        Config::default(),
+        Timing::default(),
+        holder_id(),
+    );
+    eprintln!(
+        "agent: reconciling stack {} (cluster {}, group {})",
+        settings.stack, settings.cluster, settings.autoscaling_group
+    );
+    // ECS stops tasks with SIGTERM; elsewhere (or if the handler cannot be set) Ctrl-C.
+    let stop = async {
+        #[cfg(unix)]
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    agent.run(stop).await;
+    eprintln!("agent: stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("IDEALSTACK_STACK", "acme"),
+        ("IDEALSTACK_CLUSTER", "acme-cluster"),
+        ("IDEALSTACK_AUTOSCALING_GROUP", "acme-cluster-instances"),
+        ("IDEALSTACK_STATE_BUCKET", "acme-state"),
+    ];
+
+    #[test]
+    fn settings_come_from_the_task_definitions_variables() {
+        let s = Settings::from_lookup(env(&BASE)).unwrap();
+        assert_eq!(s.cluster, "acme-cluster");
+        assert_eq!(s.database_secret_arn, None);
+        assert!(s.database_tls);
+        assert_eq!(s.ami_parameter, DEFAULT_AMI_PARAMETER);
+        assert_eq!(s.sites_root, "/mnt/efs/sites");
+    }
+
+    #[test]
+    fn missing_and_invalid_settings_name_the_variable() {
+        let e = Settings::from_lookup(env(&BASE[..3])).unwrap_err();
+        assert_eq!(e, SettingsError::Missing("IDEALSTACK_STATE_BUCKET"));
+        assert!(e.to_string().contains("task definition"));
+        let mut bad = BASE.to_vec();
+        bad.push(("IDEALSTACK_DATABASE_TLS", "maybe"));
+        assert!(matches!(
+            Settings::from_lookup(env(&bad)).unwrap_err(),
+            SettingsError::Invalid {
+                name: "IDEALSTACK_DATABASE_TLS",
+                ..
+            }
+        ));
+    }
+}
+
+/// The runtime type the agent runs on.
+pub type Runtime = tokio::runtime::Runtime;
+
+/// A multi-threaded runtime with timers and I/O for the agent (callers need no tokio dependency).
+pub fn runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
