@@ -41,7 +41,8 @@ struct ServeArgs {
     /// Folder holding one folder per site.
     #[arg(long, default_value = "/sites", env = "IDEALSTACK_SFTP_SITES_ROOT")]
     sites_root: PathBuf,
-    /// The user store file (JSON; see `idealstack sftp user add`). Re-read when it changes.
+    /// The user store: a JSON file (see `idealstack sftp user add`), or `s3://bucket/key` in the
+    /// cluster (the stack's bucket). Re-read when it changes.
     #[arg(long, env = "IDEALSTACK_SFTP_USERS")]
     users: PathBuf,
     /// Seconds between checks of the user store for changes.
@@ -139,7 +140,16 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         window: Duration::from_secs(a.failure_window_seconds.max(1)),
         ..ThrottleConfig::default()
     };
-    idealstack_sftp::serve_blocking(cfg, Arc::new(FileSource { path: a.users }))?;
+    // In the cluster the store is an object in the stack's bucket; locally, a file.
+    let users = a.users.to_string_lossy();
+    let source: Arc<dyn idealstack_sftp::users::UserStoreSource> = if users.starts_with("s3://") {
+        Arc::new(idealstack_aws::sftp::S3UserStore::new(&users)?)
+    } else {
+        Arc::new(FileSource {
+            path: a.users.clone(),
+        })
+    };
+    idealstack_sftp::serve_blocking(cfg, source)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -78,6 +78,12 @@ pub enum StoreError {
         "user {user:?} already exists (in site {site:?}): remove it first or pick another name"
     )]
     DuplicateUser { site: String, user: String },
+    /// A remote store (an `s3://` object) could not be fetched.
+    #[error("cannot fetch the user store {source_name}: {message}")]
+    Fetch {
+        source_name: String,
+        message: String,
+    },
     #[error("reading {path}: {source}")]
     Read {
         path: PathBuf,
