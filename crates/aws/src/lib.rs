@@ -11,7 +11,6 @@
 
 pub mod deploy;
 pub mod ses;
-pub mod sftp;
 
 use aws_config::SdkConfig;
 
