@@ -11,6 +11,7 @@
 
 pub mod deploy;
 pub mod ses;
+pub mod sftp;
 
 use aws_config::SdkConfig;
 
