@@ -577,6 +577,13 @@ fn service(t: &mut Template, o: &SiteOptions) {
     );
 }
 
+/// The prefix of every session key of `site` in the shared sessions table (`shop#<session id>`).
+/// The PHP runtime's session handler (images/php/config/idealstack/session.php) builds keys this
+/// way and the site's task role may touch only keys with this prefix (dynamodb:LeadingKeys).
+pub fn session_key_prefix(site: &str) -> String {
+    format!("{site}#")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,11 +600,4 @@ mod tests {
         let param = "arn:aws:ssm:eu-west-1:123456789012:parameter/shop/token";
         check(param, true, param);
     }
-}
-
-/// The prefix of every session key of `site` in the shared sessions table (`shop#<session id>`).
-/// The PHP runtime's session handler (images/php/config/idealstack/session.php) builds keys this
-/// way and the site's task role may touch only keys with this prefix (dynamodb:LeadingKeys).
-pub fn session_key_prefix(site: &str) -> String {
-    format!("{site}#")
 }
