@@ -34,6 +34,29 @@ impl FieldPath {
     }
 }
 
+impl FieldPath {
+    /// Removes the value at this path from `root` (used to drop unknown fields so the rest of the
+    /// manifest can still be checked). Does nothing when the path is not there.
+    pub(crate) fn remove_from(&self, root: &mut toml::Value) {
+        let Some((Segment::Key(last), parents)) = self.0.split_last() else {
+            return;
+        };
+        let mut node = root;
+        for segment in parents {
+            let next = match (segment, node) {
+                (Segment::Key(k), toml::Value::Table(t)) => t.get_mut(k),
+                (Segment::Index(i), toml::Value::Array(a)) => a.get_mut(*i),
+                _ => None,
+            };
+            let Some(next) = next else { return };
+            node = next;
+        }
+        if let toml::Value::Table(t) = node {
+            t.remove(last);
+        }
+    }
+}
+
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_empty() {
@@ -157,6 +180,11 @@ impl Collector {
     /// An invalid value: `<value> <why>`.
     pub fn invalid(&mut self, path: &FieldPath, message: impl Into<String>) {
         self.push(path, Problem::InvalidValue, message);
+    }
+
+    /// The problems found so far.
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.found.iter()
     }
 
     /// How many problems were found so far.

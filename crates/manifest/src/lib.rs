@@ -29,11 +29,17 @@ pub const FILE_NAME: &str = "idealstack.toml";
 /// Parses and validates a manifest's text into a model, reporting every problem at once.
 pub fn parse(text: &str) -> Result<Model, ManifestError> {
     let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
-    let value = toml::Value::Table(table);
+    let mut value = toml::Value::Table(table);
     let mut found = Collector::default();
     structure::check(&schema(), &value, &mut found);
-    if !found.is_empty() {
+    // Unknown fields do not stop the check: they are reported, dropped, and the rest of the
+    // manifest is validated too, so one run lists every problem. Wrong types and missing fields do
+    // stop it (the values cannot be read).
+    if found.iter().any(|d| d.problem != Problem::UnknownField) {
         return Err(found.into_error());
+    }
+    for d in found.iter() {
+        d.path.remove_from(&mut value);
     }
     let manifest: raw::Manifest = match value.try_into() {
         Ok(m) => m,

@@ -270,12 +270,16 @@ pub(crate) fn closest<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
         .filter(|(d, k)| *d <= (k.len() / 3).max(2))
         .min()
         .map(|(_, k)| k);
-    // `php_version` for `php`, `minimum` for `min`: one name extends the other.
+    // `php_version` for `php`, `minimum` for `min`, `zones` for `availability_zones`: one name
+    // extends the other.
     near.or_else(|| {
         known
             .iter()
             .filter(|k| {
-                k.len().min(typed.len()) >= 3 && (typed.starts_with(*k) || k.starts_with(&typed))
+                k.len().min(typed.len()) >= 3
+                    && (typed.starts_with(*k)
+                        || k.starts_with(&typed)
+                        || k.ends_with(&format!("_{typed}")))
             })
             .max_by_key(|k| k.len())
             .copied()

@@ -424,3 +424,16 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn unknown_fields_do_not_hide_other_problems() {
+    check_text(
+        "[stack]\nname = \"Bad Name\"\nregion = \"eu-west-1\"\nzones = 2\n[[sites]]\nname = \"shop\"\ndomains = [\"shop.example.com\"]\nphp = \"7.4\"\nmemroy_mb = 1024\n",
+        &[
+            "sites[0].memroy_mb: unknown field `memroy_mb`; did you mean `memory_mb`?",
+            "stack.zones: unknown field `zones`; did you mean `availability_zones`?",
+            "stack.name: \"Bad Name\" is not a valid stack name: use 1-20 lowercase letters, digits and single hyphens, starting with a letter and not ending with a hyphen (it becomes part of AWS resource names)",
+            "sites[0].php: PHP \"7.4\" is not supported; supported versions are 8.1 (legacy), 8.2, 8.3, 8.4, 8.5",
+        ],
+    );
+}
