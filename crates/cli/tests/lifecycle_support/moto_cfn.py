@@ -30,12 +30,17 @@ what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each check
 8. EFS ACCESS POINT ATTRIBUTES: AWS::EFS::AccessPoint has no GetAtt support (`Arn`, `AccessPointId`).
    Filled: both answered from moto's access point.
 9. OTHER GETATT GAPS: an output whose value moto cannot compute makes every DescribeStacks of the
-   stack fail. Filled: such an output gets the value `moto-gap:<why>` and the gap is printed on
-   stderr (MOTO_LOG=1 shows it), so dependent stacks still receive a parameter.
+   stack fail, and an output that refers to a resource type moto does not model (the cluster's
+   AWS::ECS::CapacityProvider) silently vanishes. Filled: such an output gets the value
+   `moto-gap:<why>` (or `moto-gap-<Output>`) and the gap is printed on stderr (MOTO_LOG=1 shows
+   it), so dependent stacks still receive a parameter.
 10. REPLACEMENT: moto's change sets say `Modify` without `Replacement`, so a change that replaces a
    resource looks like an in-place update. Filled for the data resources idealstack guards, from
    CloudFormation's resource reference ("Update requires: Replacement"): a `Modify` whose changed
    properties include one of REPLACEMENT_PROPERTIES gets `Replacement: True`, otherwise `False`.
+
+11. TERMINATION PROTECTION: moto has no UpdateTerminationProtection action. Filled: it sets the
+   flag DescribeStacks reports.
 
 Failure injection (the tests' "a resource fails"): if the file named by IDEALSTACK_MOTO_FAIL_FILE
 exists, each line `<stack-name> <LogicalResourceId> <reason...>` makes the next execution of a
@@ -49,6 +54,7 @@ stack.
 Usage: python moto_cfn.py <port>
 """
 
+import json
 import os
 import sys
 import threading
@@ -122,10 +128,17 @@ _parse_output = cfn_parsing.parse_output
 
 def parse_output(output_logical_id, output_json, resources_map):
     try:
-        return _parse_output(output_logical_id, output_json, resources_map)
+        output = _parse_output(output_logical_id, output_json, resources_map)
     except Exception as e:  # noqa: BLE001 - named gap 9
         print(f"moto-gap: output {output_logical_id}: {e}", file=sys.stderr)
         return cfn_parsing.Output(key=output_logical_id, value=f"moto-gap:{type(e).__name__}", description=output_json.get("Description"))
+    # Named gap 9 too: a Ref to a resource type moto does not model (AWS::ECS::CapacityProvider)
+    # resolves to nothing and the output vanishes; CloudFormation always has it.
+    unconditional = "Condition" not in output_json
+    if unconditional and (output is None or output.value is None):
+        print(f"moto-gap: output {output_logical_id}: resolves to nothing in moto", file=sys.stderr)
+        return cfn_parsing.Output(key=output_logical_id, value=f"moto-gap-{output_logical_id}", description=output_json.get("Description"))
+    return output
 
 
 cfn_parsing.parse_output = parse_output
@@ -137,6 +150,20 @@ REPLACEMENT_PROPERTIES = {
     "AWS::DynamoDB::Table": {"TableName", "KeySchema"},
     "AWS::S3::Bucket": {"BucketName"},
 }
+
+# Named gap 11: moto has no UpdateTerminationProtection action. Filled: it sets the flag that
+# DescribeStacks already reports (EnableTerminationProtection).
+from moto.cloudformation import responses as cfn_responses  # noqa: E402
+from moto.core.responses import ActionResult  # noqa: E402
+
+
+def update_termination_protection(self):
+    stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+    stack.enable_termination_protection = self._get_param("EnableTerminationProtection") in ("true", True)
+    return ActionResult({"StackId": stack.stack_id})
+
+
+cfn_responses.CloudFormationResponse.update_termination_protection = update_termination_protection
 
 _diff = cfn.ChangeSet.diff
 
@@ -210,8 +237,16 @@ def run_change_set(change_set):
             resource_event(stack, change.logical_resource_id, change.resource_type, action + "_IN_PROGRESS")
         if failure:
             logical_id, reason = failure
-            types = {c.logical_resource_id: c.resource_type for c in change_set.changes}
-            resource_event(stack, logical_id, types.get(logical_id, "AWS::CloudFormation::CustomResource"), verb + "_FAILED", reason)
+            # The failing resource's type comes from the template: the resource need not be among
+            # the change set's changes (a real failure can hit any resource the update touches).
+            resource_type = "AWS::CloudFormation::CustomResource"
+            try:
+                body = change_set.template if isinstance(change_set.template, dict) else json.loads(change_set.template)
+                resource_type = body["Resources"][logical_id]["Type"]
+            except Exception:  # noqa: BLE001 - a YAML or odd template keeps the placeholder type
+                types = {c.logical_resource_id: c.resource_type for c in change_set.changes}
+                resource_type = types.get(logical_id, resource_type)
+            resource_event(stack, logical_id, resource_type, verb + "_FAILED", reason)
             raise RuntimeError(f"injected: {logical_id}: {reason}")
         change_set.apply()
         if kind == "UPDATE":
