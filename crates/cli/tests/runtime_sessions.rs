@@ -76,14 +76,19 @@ fn a_session_written_in_one_container_is_read_in_another() {
     assert_eq!(curl(&["-b", &cookie, &a.url("/counter.php")]).body, "3");
 
     // The item is keyed <site>#<id> (the IAM LeadingKeys prefix), expires through TTL, no lock left.
-    let id = cookie.split_once('=').unwrap().1;
-    let item = dynamodb(
+    // The cookie carries the id URL-encoded: PHP's ids may hold `,` and `-` (6 bits per character).
+    let id = percent_decode(cookie.split_once('=').unwrap().1);
+    let reply = dynamodb(
         &moto.endpoint(),
         "GetItem",
         &serde_json::json!({"TableName": "sessions", "Key": {"id": {"S": format!("shop#{id}")}}, "ConsistentRead": true}),
     );
-    let item = &item["Item"];
-    let expires: i64 = item["expires"]["N"].as_str().unwrap().parse().unwrap();
+    let item = &reply["Item"];
+    let expires: i64 = item["expires"]["N"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session item shop#{id} with an expiry: {reply}"))
+        .parse()
+        .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -338,4 +343,27 @@ fn credentials_come_from_the_container_endpoint_and_are_cached() {
         cache.metadata().unwrap().permissions().mode() & 0o777,
         0o600
     );
+}
+
+/// Decodes `%XX` escapes (cookie values).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -129,7 +129,12 @@ pub fn without_site(text: &str, name: &str) -> Option<String> {
                 while cut > i + 1 && lines[cut - 1].trim_start().starts_with('#') {
                     cut -= 1;
                 }
-                let mut out: String = lines[..i].concat();
+                // Comment lines right above the header describe this block: they go with it.
+                let mut start = i;
+                while start > 0 && lines[start - 1].trim_start().starts_with('#') {
+                    start -= 1;
+                }
+                let mut out: String = lines[..start].concat();
                 out.push_str(&lines[cut..].concat());
                 return Some(out);
             }
