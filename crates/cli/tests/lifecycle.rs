@@ -85,7 +85,6 @@ fn site_service(aws: &Aws, site: &str) -> idealstack_aws::deploy::ServiceCounts 
 }
 
 #[test]
-#[ignore = "issue 3 is open: deploy from nothing, status and adding a site pass against the patched moto; changing a site's PHP version does not yet reach the ECS service in the emulator (not yet diagnosed: moto's service update or the deployer); run with --ignored"]
 fn lifecycle_from_nothing_to_destroy() {
     let emu = Emulator::start();
     let aws = emu.aws();

@@ -69,3 +69,112 @@ fn stock_moto_still_has_the_named_change_set_gaps() {
     assert_eq!(table.action, "Modify");
     assert_ne!(table.replacement.as_deref(), Some("True"), "gap 10 fixed?");
 }
+
+/// A task definition whose image names a parameter through `Fn::Sub` (gaps 12 and 13), and a
+/// listener for gap 14's rule.
+const ECS_AND_LISTENER: &str = r#"{
+  "Parameters": {"Tag": {"Type": "String"}},
+  "Resources": {
+    "Task": {
+      "Type": "AWS::ECS::TaskDefinition",
+      "Properties": {
+        "Family": "gap-task",
+        "ContainerDefinitions": [{"Name": "php", "Image": {"Fn::Sub": "php:${Tag}"}, "Memory": 128}]
+      }
+    },
+    "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}},
+    "SubnetA": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.9.0.0/24", "AvailabilityZone": "us-east-1a"}},
+    "SubnetB": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.9.1.0/24", "AvailabilityZone": "us-east-1b"}},
+    "Balancer": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {"Subnets": [{"Ref": "SubnetA"}, {"Ref": "SubnetB"}]}},
+    "Targets": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"Port": 80, "Protocol": "HTTP", "VpcId": {"Ref": "Vpc"}}},
+    "Listener": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {
+      "LoadBalancerArn": {"Ref": "Balancer"}, "Port": 80, "Protocol": "HTTP",
+      "DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Targets"}}]}}
+  },
+  "Outputs": {"Listener": {"Value": {"Ref": "Listener"}}}
+}"#;
+
+/// A listener rule in a stack of its own, as a site's rules live apart from its shard's listener.
+const RULE: &str = r#"{
+  "Parameters": {"Listener": {"Type": "String"}, "Targets": {"Type": "String"}},
+  "Resources": {"Rule": {
+    "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+    "Properties": {
+      "ListenerArn": {"Ref": "Listener"}, "Priority": 7,
+      "Conditions": [{"Field": "host-header", "HostHeaderConfig": {"Values": ["gap.example.com"]}}],
+      "Actions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Targets"}}]
+    }
+  }}
+}"#;
+
+fn with_tag(create: bool, name: &str, template: &str, tag: &str) -> ChangeSetRequest {
+    ChangeSetRequest {
+        stack: "gap-ecs".into(),
+        name: name.into(),
+        create,
+        template: TemplateSource::Body(template.into()),
+        parameters: BTreeMap::from([("Tag".to_string(), tag.to_string())]),
+        tags: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn stock_moto_still_has_the_named_update_gaps() {
+    let moto = Moto::start();
+    let aws = Aws::for_emulator(&moto.endpoint()).unwrap();
+    let template = ECS_AND_LISTENER.to_string();
+    let id = StackApi::create_change_set(&aws, &with_tag(true, "c1", &template, "8.3")).unwrap();
+    StackApi::execute_change_set(&aws, "gap-ecs", &id).unwrap();
+    assert_eq!(
+        aws.task_image("gap-task").unwrap().as_deref(),
+        Some("php:8.3")
+    );
+
+    // Gap 12 (PARAMETER-ONLY UPDATES): a new parameter value used through Fn::Sub changes nothing.
+    let id = StackApi::create_change_set(&aws, &with_tag(false, "c2", &template, "8.4")).unwrap();
+    let cs = StackApi::describe_change_set(&aws, "gap-ecs", &id).unwrap();
+    assert!(cs.changes.is_empty(), "gap 12 fixed? {:?}", cs.changes);
+
+    // Gap 13 (TASK DEFINITION UPDATE): the new revision has no image that the API shows.
+    let changed = template.replace("php:${Tag}", "php-fpm:${Tag}");
+    let id = StackApi::create_change_set(&aws, &with_tag(false, "c3", &changed, "8.3")).unwrap();
+    StackApi::execute_change_set(&aws, "gap-ecs", &id).unwrap();
+    assert_eq!(aws.task_image("gap-task").unwrap(), None, "gap 13 fixed?");
+
+    // Gap 14 (LISTENER RULE DELETE): the rule outlives its stack.
+    let physical = |ty: &str| {
+        aws.stack_resources_of_type("gap-ecs", ty)
+            .unwrap()
+            .remove(0)
+    };
+    let listener = physical("AWS::ElasticLoadBalancingV2::Listener");
+    let rule_stack = ChangeSetRequest {
+        stack: "gap-rule".into(),
+        name: "r1".into(),
+        create: true,
+        template: TemplateSource::Body(RULE.into()),
+        parameters: BTreeMap::from([
+            ("Listener".to_string(), listener.clone()),
+            (
+                "Targets".to_string(),
+                physical("AWS::ElasticLoadBalancingV2::TargetGroup"),
+            ),
+        ]),
+        tags: BTreeMap::new(),
+    };
+    let id = StackApi::create_change_set(&aws, &rule_stack).unwrap();
+    StackApi::execute_change_set(&aws, "gap-rule", &id).unwrap();
+    let hosts = |aws: &Aws| -> Vec<Vec<String>> {
+        aws.listener_rules(&listener)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.hosts)
+            .collect()
+    };
+    assert!(hosts(&aws).contains(&vec!["gap.example.com".to_string()]));
+    StackApi::delete(&aws, "gap-rule").unwrap();
+    assert!(
+        hosts(&aws).contains(&vec!["gap.example.com".to_string()]),
+        "gap 14 fixed?"
+    );
+}

@@ -41,6 +41,22 @@ what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each check
 
 11. TERMINATION PROTECTION: moto has no UpdateTerminationProtection action. Filled: it sets the
    flag DescribeStacks reports.
+12. PARAMETER-ONLY UPDATES: a change of parameter values alone (a site's image tag when its PHP
+   version changes) reaches only resources that name the parameter with `Ref`, not with `Fn::Sub`;
+   the change set itself is computed without the parameters, so it lists nothing; and a resource
+   that CloudFormation replaces (every AWS::ECS::TaskDefinition change registers a new revision)
+   leaves the resources that refer to it on the old physical id (the ECS service keeps running
+   the old revision). Filled: references include `Fn::Sub` variables and `Fn::GetAtt` targets, the
+   change set is computed with its parameters, and resources referring to a replaced resource are
+   updated too.
+13. TASK DEFINITION UPDATE: moto's AWS::ECS::TaskDefinition update registers the new revision with
+   CloudFormation's PascalCase container keys (`Image`), so DescribeTaskDefinition shows no image,
+   and an AWS::ECS::Service update points the service at the family name, not the revision's ARN.
+   Filled: an update registers the revision as a create does and deregisters the old one; the
+   service is given the new revision's ARN.
+14. LISTENER RULE DELETE: deleting a stack leaves its AWS::ElasticLoadBalancingV2::ListenerRule
+   resources on the listener (moto's model has no delete), so a removed site keeps answering for
+   its hosts. Filled: the rule is deleted with its stack.
 
 Failure injection (the tests' "a resource fails"): if the file named by IDEALSTACK_MOTO_FAIL_FILE
 exists, each line `<stack-name> <LogicalResourceId> <reason...>` makes the next execution of a
@@ -56,6 +72,7 @@ Usage: python moto_cfn.py <port>
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -89,6 +106,8 @@ def create_load_balancer_from_cfn(cls, resource_name, cloudformation_json, accou
 
 
 elbv2_models.FakeLoadBalancer.create_from_cloudformation_json = classmethod(create_load_balancer_from_cfn)
+# Named gap 14: listener rules are deleted with their stack.
+elbv2_models.FakeListenerRule.delete = lambda self, account_id, region: elbv2_models.elbv2_backends[account_id][region].delete_rule(self.arn)
 
 _db_get_attr = rds_models.DBInstance.get_cfn_attribute
 _db_has_attr = rds_models.DBInstance.has_cfn_attr.__func__
@@ -165,7 +184,6 @@ def update_termination_protection(self):
 
 cfn_responses.CloudFormationResponse.update_termination_protection = update_termination_protection
 
-_diff = cfn.ChangeSet.diff
 
 
 def diff_with_replacement(self):
@@ -177,12 +195,109 @@ def diff_with_replacement(self):
             continue
         before = old.get(change.logical_resource_id, {}).get("Properties", {})
         after = new.get(change.logical_resource_id, {}).get("Properties", {})
-        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
-        needs = REPLACEMENT_PROPERTIES.get(change.resource_type, set())
-        change.replacement = "True" if changed & needs else "False"
+        change.replacement = "True" if replaced(change.resource_type, before, after) else "False"
     return changes
 
 
+# Named gap 12: parameter-only updates and dependents of replaced resources.
+ALWAYS_REPLACED = {"AWS::ECS::TaskDefinition"}
+
+
+def references(node):
+    """Names a template fragment refers to: `Ref`, `Fn::Sub` variables, `Fn::GetAtt` targets."""
+    found = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                if isinstance(text, str):
+                    found.update(v.split(".")[0] for v in re.findall(r"\$\{([^!}][^}]*)\}", text))
+                if isinstance(value, list) and len(value) > 1:
+                    found.update(references(value[1]))
+            else:
+                found.update(references(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.update(references(item))
+    return found
+
+
+def replaced(resource_type, before, after):
+    if resource_type in ALWAYS_REPLACED:
+        return True
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    return bool(changed & REPLACEMENT_PROPERTIES.get(resource_type, set()))
+
+
+def build_resource_diff(self, other_template, parameters=None):
+    old = self._resource_json_map
+    new = other_template["Resources"]
+    add = [n for n in new if n not in old]
+    modify = [n for n in new if n in old and new[n] != old[n]]
+    remove = [n for n in old if n not in new]
+    if parameters:
+        changed = {p for p in parameters if self.input_parameters.get(p) != parameters[p]}
+        modify += [n for n in new if n in old and n not in modify and references(new[n]) & changed]
+    # A replaced resource gets a new physical id: whatever refers to it is updated as well.
+    grew = True
+    while grew:
+        gone = {
+            n for n in modify
+            if replaced(new[n].get("Type"), old[n].get("Properties", {}) or {}, new[n].get("Properties", {}) or {})
+        }
+        more = [n for n in new if n in old and n not in modify and references(new[n]) & gone]
+        modify += more
+        grew = bool(more)
+    return {"Add": add, "Modify": modify, "Remove": remove}
+
+
+cfn_parsing.ResourceMap.build_resource_diff = build_resource_diff
+
+
+def diff_with_parameters(self):
+    """The change set's changes, computed with its parameters (moto computes them without)."""
+    resource_map = self.stack.resource_map
+    actions = resource_map.build_resource_diff(self.template_dict, self.parameters)
+    new = self.template_dict.get("Resources", {})
+    old = resource_map._resource_json_map
+    changes = []
+    for action, names in actions.items():
+        for name in names:
+            source = old if action == "Remove" else new
+            changes.append(cfn.Change(action=action, logical_resource_id=name, resource_type=source[name]["Type"]))
+    return changes
+
+
+_diff = diff_with_parameters
+
+# Named gap 13: task definition updates.
+from moto.ecs import models as ecs_models  # noqa: E402
+
+
+def task_definition_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    revision = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+    ecs_models.ecs_backends[account_id][region_name].deregister_task_definition(original_resource.arn)
+    return revision
+
+
+ecs_models.TaskDefinition.update_from_cloudformation_json = classmethod(task_definition_update)
+_service_update = ecs_models.Service.update_from_cloudformation_json.__func__
+
+
+def service_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    properties = cloudformation_json["Properties"]
+    if isinstance(properties.get("TaskDefinition"), ecs_models.TaskDefinition):
+        properties = dict(properties, TaskDefinition=properties["TaskDefinition"].arn)
+        cloudformation_json = dict(cloudformation_json, Properties=properties)
+    return _service_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+
+
+ecs_models.Service.update_from_cloudformation_json = classmethod(service_update)
 cfn.ChangeSet.diff = diff_with_replacement
 
 DELAY = float(os.environ.get("IDEALSTACK_MOTO_DELAY", "0.3"))
