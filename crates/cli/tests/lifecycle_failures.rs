@@ -141,6 +141,28 @@ fn replacing_the_database_is_refused() {
         "CREATE_COMPLETE",
         "not executed"
     );
+
+    // With --allow-data-loss it goes through: the stack policy (enforced by the patched emulator)
+    // spares the database for this update only, and is back afterwards.
+    let policy = |aws: &idealstack_aws::deploy::Aws| {
+        StackApi::stack_policy(aws, "e2e-data").unwrap().unwrap()
+    };
+    let before = policy(&aws);
+    assert!(before.contains("LogicalResourceId/Database"), "{before}");
+    let out = emu.ok(dir, &[&["deploy", "--allow-data-loss"][..], FAST].concat());
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("e2e-data ") && l.contains("updated")),
+        "{out}"
+    );
+    assert_eq!(
+        StackApi::describe(&aws, "e2e-data")
+            .unwrap()
+            .unwrap()
+            .status,
+        "UPDATE_COMPLETE"
+    );
+    assert_eq!(policy(&aws), before, "the stack policy is restored");
 }
 
 #[test]

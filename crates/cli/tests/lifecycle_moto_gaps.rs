@@ -68,6 +68,19 @@ fn stock_moto_still_has_the_named_change_set_gaps() {
         .expect("a change of Table");
     assert_eq!(table.action, "Modify");
     assert_ne!(table.replacement.as_deref(), Some("True"), "gap 10 fixed?");
+    // Gap 15 (STACK POLICY): a policy that denies replacing the table is not enforced.
+    StackApi::set_stack_policy(
+        &aws,
+        "gap",
+        r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"Update:*","Resource":"LogicalResourceId/Table"}]}"#,
+    )
+    .unwrap();
+    StackApi::execute_change_set(&aws, "gap", &id).unwrap();
+    assert_eq!(
+        StackApi::describe(&aws, "gap").unwrap().unwrap().status,
+        "UPDATE_COMPLETE",
+        "gap 15 fixed?"
+    );
 }
 
 /// A task definition whose image names a parameter through `Fn::Sub` (gaps 12 and 13), and a

@@ -399,9 +399,81 @@ pub fn deploy_stack(
         };
     }
 
+    // Allowed data loss: the stack policy spares exactly those resources during this update.
+    let restore = if loss.is_empty() {
+        None
+    } else {
+        let ids: Vec<&str> = loss.iter().map(|c| c.logical_id.as_str()).collect();
+        match relax_policy(api, &stack, &ids, progress) {
+            Ok(original) => original,
+            Err(failure) => {
+                let _ = api.delete_change_set(&stack, &id);
+                return Outcome::Failed(failure);
+            }
+        }
+    };
+    let outcome = execute_and_watch(api, &stack, &id, create, changes, opts, progress);
+    if let Some(original) = restore {
+        match api.set_stack_policy(&stack, &original) {
+            Ok(()) => progress.say(&stack, "stack policy restored"),
+            Err(e) => progress.say(
+                &stack,
+                &format!(
+                    "could not restore the stack policy ({e}): the data resources of {stack} are unprotected until `idealstack deploy` runs again"
+                ),
+            ),
+        }
+    }
+    outcome
+}
+
+/// Sets a stack policy that no longer denies replacing or removing `ids`; returns the policy to
+/// put back afterwards (`None`: the stack had none, nothing was changed).
+fn relax_policy(
+    api: &dyn StackApi,
+    stack: &str,
+    ids: &[&str],
+    progress: &dyn Progress,
+) -> Result<Option<String>, Failure> {
+    let failed = |e: String| {
+        Failure {
+        what: format!("could not allow the data loss on {stack}; nothing was changed"),
+        resource: None,
+        reason: e,
+        next: "run the command again; if it persists, check the stack policy of the stack in the CloudFormation console".into(),
+    }
+    };
+    let Some(original) = api.stack_policy(stack).map_err(|e| failed(e.to_string()))? else {
+        return Ok(None);
+    };
+    let relaxed =
+        crate::policy::sparing(stack, &original, ids).map_err(|e| failed(e.to_string()))?;
+    api.set_stack_policy(stack, &relaxed)
+        .map_err(|e| failed(e.to_string()))?;
+    progress.say(
+        stack,
+        &format!(
+            "--allow-data-loss: the stack policy allows replacing or removing {} for this update only",
+            ids.join(", ")
+        ),
+    );
+    Ok(Some(original))
+}
+
+/// Executes a computed change set and waits for the stack to settle; every ending mapped.
+fn execute_and_watch(
+    api: &dyn StackApi,
+    stack: &str,
+    id: &str,
+    create: bool,
+    changes: Vec<Change>,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Outcome {
+    let stack = stack.to_string();
     let before = known_events(api, &stack);
     let mut seen = before.clone();
-    if let Err(e) = api.execute_change_set(&stack, &id) {
+    if let Err(e) = api.execute_change_set(&stack, id) {
         return api_failure(&format!("executing the change set of {stack}"), &e);
     }
     let mut cancelled = false;

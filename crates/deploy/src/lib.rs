@@ -4,6 +4,7 @@
 //! - [`status`]: stack statuses and the first failing resource of an operation.
 //! - [`order`]: deletions first, then waves of stacks in dependency order; parameter resolution.
 //! - [`engine`]: one stack through a change set, every way it can end handled.
+//! - [`policy`]: the stack policy relaxed for exactly the data an update may lose.
 //! - [`certs`]: ACM certificates with DNS validation, Route 53 records, warnings.
 //! - [`state`]: what is kept in the state bucket (assignments, desired state for the agent).
 //! - [`run`]: a whole deploy and a whole destroy.
@@ -15,6 +16,7 @@ pub mod certs;
 pub mod changes;
 pub mod engine;
 pub mod order;
+pub mod policy;
 pub mod ports;
 pub mod progress;
 pub mod run;

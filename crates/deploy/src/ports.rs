@@ -144,6 +144,8 @@ pub trait StackApi: Send + Sync {
     fn set_termination_protection(&self, stack: &str, on: bool) -> Result<(), ApiError>;
     /// Sets the stack policy.
     fn set_stack_policy(&self, stack: &str, policy_json: &str) -> Result<(), ApiError>;
+    /// The stack policy, if one is set.
+    fn stack_policy(&self, stack: &str) -> Result<Option<String>, ApiError>;
 }
 
 /// S3, for the state bucket.

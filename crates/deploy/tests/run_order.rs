@@ -145,6 +145,9 @@ impl StackApi for Fake {
         self.0.lock().unwrap().log.push(format!("policy {stack}"));
         Ok(())
     }
+    fn stack_policy(&self, _: &str) -> Result<Option<String>, ApiError> {
+        Ok(None)
+    }
 }
 
 impl ObjectStore for Fake {

@@ -27,6 +27,7 @@ struct Inner {
     on_continue: Vec<Step>,
     calls: Vec<String>,
     interrupt_after_describes: Option<usize>,
+    policy: Option<String>,
 }
 
 struct Fake {
@@ -130,8 +131,12 @@ impl StackApi for Fake {
     fn set_termination_protection(&self, _: &str, _: bool) -> Result<(), ApiError> {
         Ok(())
     }
-    fn set_stack_policy(&self, _: &str, _: &str) -> Result<(), ApiError> {
+    fn set_stack_policy(&self, _: &str, policy: &str) -> Result<(), ApiError> {
+        self.call(&format!("set_stack_policy {policy}"));
         Ok(())
+    }
+    fn stack_policy(&self, _: &str) -> Result<Option<String>, ApiError> {
+        Ok(self.inner.lock().unwrap().policy.clone())
     }
 }
 
@@ -442,4 +447,40 @@ fn replacing_the_database_is_refused_unless_allowed() {
     fake.opts.allow_data_loss = true;
     let (out, _) = run(&fake);
     assert!(matches!(out, Outcome::Updated { .. }), "{out:?}");
+}
+
+#[test]
+fn allowed_data_loss_relaxes_the_stack_policy_for_that_update_only() {
+    const POLICY: &str = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"Update:*","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":["Update:Replace","Update:Delete"],"Resource":["LogicalResourceId/Database","LogicalResourceId/FileSystem"]}]}"#;
+    for ending in ["UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"] {
+        let mut fake = Fake::new(Some("UPDATE_COMPLETE")).with(|i| {
+            i.change_set = changes(&[("Modify", "Database", "AWS::RDS::DBInstance", Some("True"))]);
+            i.policy = Some(POLICY.into());
+        });
+        fake.inner.lock().unwrap().on_execute = vec![(ending, vec![])];
+        fake.opts.allow_data_loss = true;
+        let (out, lines) = run(&fake);
+        let calls = fake.calls();
+        let relaxed = calls
+            .iter()
+            .position(|c| {
+                c.starts_with("set_stack_policy") && !c.contains("LogicalResourceId/Database")
+            })
+            .unwrap_or_else(|| panic!("relaxed before executing: {calls:?}"));
+        assert!(
+            calls[relaxed].contains("LogicalResourceId/FileSystem"),
+            "the file system stays protected: {calls:?}"
+        );
+        let executed = calls.iter().position(|c| c == "execute").unwrap();
+        assert!(relaxed < executed, "{calls:?}");
+        assert_eq!(
+            calls.last().unwrap(),
+            &format!("set_stack_policy {POLICY}"),
+            "the original policy is back after {ending} ({out:?})"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("stack policy restored")),
+            "{lines:?}"
+        );
+    }
 }

@@ -251,6 +251,16 @@ impl StackApi for Aws {
         .map(|_| ())
         .map_err(|e| api_error("SetStackPolicy", e))
     }
+
+    fn stack_policy(&self, stack: &str) -> Result<Option<String>, ApiError> {
+        let out = self
+            .block(self.cfn.get_stack_policy().stack_name(stack).send())
+            .map_err(|e| api_error("GetStackPolicy", e))?;
+        Ok(out
+            .stack_policy_body()
+            .filter(|b| !b.trim().is_empty())
+            .map(Into::into))
+    }
 }
 
 impl Aws {

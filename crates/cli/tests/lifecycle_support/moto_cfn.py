@@ -57,6 +57,10 @@ what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each check
 14. LISTENER RULE DELETE: deleting a stack leaves its AWS::ElasticLoadBalancingV2::ListenerRule
    resources on the listener (moto's model has no delete), so a removed site keeps answering for
    its hosts. Filled: the rule is deleted with its stack.
+15. STACK POLICY: moto stores a stack policy but does not enforce it ("no validation/parsing/
+   enforcement"). Filled: executing a change set that modifies, replaces or removes a resource
+   that a Deny statement names for that action fails at that resource with CloudFormation's
+   "Action denied by stack policy" reason and rolls back.
 
 Failure injection (the tests' "a resource fails"): if the file named by IDEALSTACK_MOTO_FAIL_FILE
 exists, each line `<stack-name> <LogicalResourceId> <reason...>` makes the next execution of a
@@ -340,6 +344,35 @@ def injected_failure(stack_name):
     return None
 
 
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def policy_denial(stack, change_set):
+    """Named gap 15: the first change a Deny statement of the stack policy forbids."""
+    policy = getattr(stack, "policy", None)
+    if not policy:
+        return None
+    statements = json.loads(policy).get("Statement", [])
+    for change in change_set.changes:
+        if change.action == "Remove":
+            action = "Update:Delete"
+        elif change.action == "Modify":
+            action = "Update:Replace" if getattr(change, "replacement", None) == "True" else "Update:Modify"
+        else:
+            continue
+        resource = "LogicalResourceId/" + change.logical_resource_id
+        for n, statement in enumerate(statements):
+            if statement.get("Effect") != "Deny":
+                continue
+            actions = as_list(statement.get("Action", []))
+            resources = as_list(statement.get("Resource", []))
+            if (action in actions or "Update:*" in actions) and (resource in resources or "*" in resources):
+                reason = f"Action denied by stack policy: Statement [#{n}] does not allow [{action}] for resource [{resource}]"
+                return change.logical_resource_id, change.resource_type, reason
+    return None
+
+
 def run_change_set(change_set):
     stack = change_set.stack
     kind = change_set.change_set_type  # CREATE or UPDATE
@@ -363,6 +396,11 @@ def run_change_set(change_set):
                 resource_type = types.get(logical_id, resource_type)
             resource_event(stack, logical_id, resource_type, verb + "_FAILED", reason)
             raise RuntimeError(f"injected: {logical_id}: {reason}")
+        denied = policy_denial(stack, change_set)
+        if denied:
+            logical_id, resource_type, reason = denied
+            resource_event(stack, logical_id, resource_type, verb + "_FAILED", reason)
+            raise RuntimeError(f"{logical_id}: {reason}")
         change_set.apply()
         if kind == "UPDATE":
             stack.parameters = dict(change_set.parameters)
