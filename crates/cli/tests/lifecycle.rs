@@ -234,7 +234,10 @@ fn lifecycle_from_nothing_to_destroy() {
     assert!(image.contains(":8.3-"), "blog runs PHP 8.3 now: {image}");
 
     // 5. Remove a site: its stack and rules go, nobody else's priorities change.
-    let out = emu.ok(dir, &["site", "remove", "shop", "--yes", "--poll", "1"]);
+    let removal = emu.idealstack(dir, &["site", "remove", "shop", "--yes", "--poll", "1"]);
+    assert!(removal.status.success());
+    let out = String::from_utf8_lossy(&removal.stdout).to_string();
+    let log = String::from_utf8_lossy(&removal.stderr).to_string();
     assert!(
         out.contains("e2e-site-shop") && out.contains("deleted"),
         "{out}"
@@ -250,6 +253,20 @@ fn lifecycle_from_nothing_to_destroy() {
         !rules(&aws)
             .iter()
             .any(|r| r.1.contains(&"shop.example.com".to_string()))
+    );
+    let names: Vec<Vec<String>> = CertificateApi::find_tagged(&aws, "idealstack:stack", "e2e")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.names)
+        .collect();
+    assert_eq!(names.len(), 3, "blog, docs and news keep theirs: {names:?}");
+    assert!(
+        !names.iter().flatten().any(|n| n == "shop.example.com"),
+        "the removed site's certificate is deleted: {names:?}"
+    );
+    assert!(
+        log.contains("deleted the unused certificate of site shop"),
+        "{log}"
     );
 
     // 6. Status and certs show what is there.

@@ -219,6 +219,27 @@ pub fn issued(certs: &[Status]) -> BTreeMap<(String, u32), String> {
         .collect()
 }
 
+/// Certificates of the stack that nothing uses any more, to delete once the stacks that used
+/// them are gone or updated: those of sites no longer in the plan (their stacks were deleted
+/// first), and, when `whole` (every stack was deployed and succeeded), those of a site that the
+/// deploy did not pick (superseded by new names, or failed). `in_use`: what this deploy chose;
+/// `planned`: whether a site is in the plan.
+pub fn unused<'a>(
+    existing: &'a [CertificateInfo],
+    in_use: &[Status],
+    planned: impl Fn(&str) -> bool,
+    whole: bool,
+) -> Vec<&'a CertificateInfo> {
+    existing
+        .iter()
+        .filter(|c| !in_use.iter().any(|u| u.info.arn == c.arn))
+        .filter(|c| match c.tags.get(TAG_SITE) {
+            Some(site) => whole || !planned(site),
+            None => false,
+        })
+        .collect()
+}
+
 /// Warnings about a certificate at `now` (seconds since the epoch): pending validation, failure,
 /// expiry within 30 days.
 pub fn warnings(info: &CertificateInfo, now: i64) -> Vec<String> {
@@ -274,6 +295,41 @@ mod tests {
         assert!(warnings(&info("PENDING_VALIDATION", None), now)[0].contains("pending validation"));
         assert!(warnings(&info("FAILED", None), now)[0].starts_with("FAILED"));
         assert_eq!(warnings(&info("ISSUED", Some(now - 1)), now), ["expired"]);
+    }
+
+    #[test]
+    fn unused_certificates_are_those_of_removed_sites_and_after_a_whole_deploy_superseded_ones() {
+        let cert = |arn: &str, site: Option<&str>| CertificateInfo {
+            arn: arn.into(),
+            tags: site
+                .map(|s| BTreeMap::from([(TAG_SITE.to_string(), s.to_string())]))
+                .unwrap_or_default(),
+            ..info("ISSUED", None)
+        };
+        let existing = vec![
+            cert("in-use", Some("kept")),
+            cert("superseded", Some("kept")),
+            cert("removed", Some("gone")),
+            cert("untagged", None),
+        ];
+        let in_use = vec![Status {
+            need: Need {
+                site: "kept".into(),
+                index: 0,
+                names: vec!["k.example.com".into()],
+            },
+            info: cert("in-use", Some("kept")),
+            requested: false,
+            records_created: vec![],
+        }];
+        let arns = |whole| -> Vec<&str> {
+            unused(&existing, &in_use, |s| s == "kept", whole)
+                .iter()
+                .map(|c| c.arn.as_str())
+                .collect()
+        };
+        assert_eq!(arns(false), ["removed"]);
+        assert_eq!(arns(true), ["superseded", "removed"]);
     }
 
     #[test]

@@ -234,7 +234,34 @@ pub fn deploy(
         }
     }
 
-    // 4. State for the next run and the agent.
+    // 4. Certificates nothing uses any more (removed sites, superseded names) are deleted.
+    if report.ok() {
+        let whole = opts.only.is_none();
+        let existing = ports.certs.find_tagged(certs::TAG_STACK, name)?;
+        for c in certs::unused(
+            &existing,
+            &report.certificates,
+            |s| build.plan.sites.contains_key(s),
+            whole,
+        ) {
+            let site = c.tags.get(certs::TAG_SITE).map_or("?", String::as_str);
+            match ports.certs.delete(&c.arn) {
+                Ok(()) => progress.say(
+                    "",
+                    &format!(
+                        "deleted the unused certificate of site {site} ({})",
+                        c.names.join(", ")
+                    ),
+                ),
+                Err(e) => progress.say(
+                    "",
+                    &format!("could not delete the unused certificate {} of site {site}: {e}; the next deploy tries again", c.arn),
+                ),
+            }
+        }
+    }
+
+    // 5. State for the next run and the agent.
     let bucket = outputs
         .lock()
         .unwrap_or_else(|e| e.into_inner())

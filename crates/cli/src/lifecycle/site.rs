@@ -197,7 +197,7 @@ fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
     if !a.yes
         && !common::confirm(
             &format!(
-                "Remove site `{}`? Its stack (service, rules, certificate attachment) is deleted; its files and database are kept. Type the site name to confirm:",
+                "Remove site `{}`? Its stack (service, rules) and its certificate are deleted; its files and database are kept. Type the site name to confirm:",
                 a.name
             ),
             &a.name,
