@@ -1,11 +1,8 @@
 //! Per-site databases against a real MariaDB (Debian's mariadb-server) started by the test.
 
-#[path = "support/mariadb.rs"]
-mod mariadb;
-
 use idealstack_agent::database::{MysqlDatabases, ServerAccess};
 use idealstack_agent::ports::SiteCredentials;
-use mariadb::{ADMIN, ADMIN_PASSWORD, MariaDb};
+use idealstack_testbed::mariadb::{ADMIN, ADMIN_PASSWORD, MariaDb};
 
 fn creds(site: &str, password: &str) -> SiteCredentials {
     SiteCredentials {
@@ -19,7 +16,7 @@ fn creds(site: &str, password: &str) -> SiteCredentials {
 #[tokio::test(flavor = "current_thread")]
 async fn databases_are_created_isolated_idempotent_and_follow_rotation() {
     let scratch = idealstack_testbed::scratch_dir("agent-db");
-    let server = MariaDb::start(scratch.path());
+    let server = MariaDb::with_admin(scratch.path());
     let dbs = MysqlDatabases::new(ServerAccess {
         host: "127.0.0.1".into(),
         port: server.port,

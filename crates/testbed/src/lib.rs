@@ -5,6 +5,7 @@
 //! naming the set-up command, never a silent skip: a skipped test proves nothing.
 
 pub mod lint;
+pub mod mariadb;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};

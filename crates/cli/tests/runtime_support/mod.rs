@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub use idealstack_testbed::mariadb::MariaDb;
 use idealstack_testbed::{
     ChildGuard, free_port, project_root, system_tool, venv_tool, wait_for_port,
 };
@@ -377,98 +378,6 @@ pub fn put(site_root: &Path, rel: &str, content: &str) {
     }
     std::fs::write(&path, content).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-}
-
-/// A MariaDB server (Debian's mariadb-server) on a loopback port, data in a scratch folder.
-#[derive(Debug)]
-pub struct MariaDb {
-    _guard: ChildGuard,
-    pub port: u16,
-    pub socket: PathBuf,
-}
-
-impl MariaDb {
-    pub fn start(scratch: &Path) -> MariaDb {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(scratch, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let datadir = scratch.join("mysql-data");
-        std::fs::create_dir_all(&datadir).unwrap();
-        let status = Command::new("chown")
-            .args(["-R", "mysql:mysql"])
-            .arg(&datadir)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let out = Command::new(system_tool("mariadb-install-db"))
-            .args([
-                "--no-defaults",
-                "--user=mysql",
-                "--auth-root-authentication-method=socket",
-                "--skip-test-db",
-            ])
-            .arg(format!("--datadir={}", datadir.display()))
-            .output()
-            .expect("run mariadb-install-db");
-        assert!(
-            out.status.success(),
-            "mariadb-install-db: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = free_port();
-        let socket = scratch.join("mysql.sock");
-        let run = scratch.join("mysql-run");
-        std::fs::create_dir_all(&run).unwrap();
-        let _ = Command::new("chown")
-            .args(["mysql:mysql"])
-            .arg(&run)
-            .arg(scratch)
-            .status();
-        let child = Command::new(system_tool("mariadbd"))
-            .args([
-                "--no-defaults",
-                "--user=mysql",
-                "--bind-address=127.0.0.1",
-                "--skip-name-resolve",
-            ])
-            .arg(format!("--datadir={}", datadir.display()))
-            .arg(format!("--port={port}"))
-            .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--pid-file={}", run.join("mariadb.pid").display()))
-            .arg("--innodb-buffer-pool-size=64M")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(scratch.join("mariadb.err")).unwrap())
-            .spawn()
-            .expect("spawn mariadbd");
-        let mut guard = ChildGuard::new(child, "mariadbd");
-        wait_for_port(
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            Duration::from_secs(60),
-            "mariadbd",
-        );
-        guard.assert_running();
-        MariaDb {
-            _guard: guard,
-            port,
-            socket,
-        }
-    }
-
-    /// Runs SQL as the database's root user (socket authentication).
-    pub fn sql(&self, sql: &str) -> String {
-        let out = Command::new(system_tool("mariadb"))
-            .args(["--no-defaults", "-uroot", "-N", "-B"])
-            .arg(format!("--socket={}", self.socket.display()))
-            .args(["-e", sql])
-            .output()
-            .expect("run mariadb client");
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
 }
 
 /// Copies Debian's WordPress into the site's document root with a wp-config.php for `db_port`,
