@@ -3,14 +3,24 @@
 //!
 //! Two levels, one decision:
 //! - **tasks per site** from the request rate the load balancer measured (not CPU, which saturates
-//!   at 100% exactly when a site is overloaded and so hides how much is missing): size for the rate
-//!   plus its recent growth projected over the time new capacity takes to arrive, at a target
-//!   utilisation; scale in only to the peak of a trailing window, so capacity leaves slowly;
-//! - **instances** from the slots the tasks need plus a spare, again scaled in only to the
-//!   trailing window's peak; the reconciler drains an instance before it removes it.
+//!   at 100% exactly when a site is overloaded and so hides how much is missing). The policy
+//!   forecasts each site's demand a few periods ahead (the mean of the last few observations, so
+//!   noise averages out, plus sustained growth; the latest observation at once after a level
+//!   shift) and sizes for the forecast times a headroom learnt from the site itself: the largest
+//!   recent *surprise* (observed demand over the forecast that had to cover it), at least
+//!   `1 / max_utilisation`, at most `1 / min_utilisation`. A steady site runs close to full, a
+//!   noisy one with its noise as margin. A *burst* (a surprise beyond `shift_threshold`) is
+//!   remembered longer, fading slowly, so a site that jumped keeps headroom for a repeat; a site
+//!   never seen yet is sized at `target_utilisation`. Tasks scale in only to the peak of a short
+//!   trailing window, so capacity never leaves during a spike and leaves soon after one.
+//! - **instances** from the slots the tasks need (every task takes one slot, so the count is the
+//!   bin-packing bound `ceil(slots / slots_per_instance)`) plus spare slots for the sites that may
+//!   jump (those with a remembered burst, and those not seen yet), so their extra tasks start
+//!   without waiting for an instance to launch; scaled in only to the peak of a trailing window.
+//!   The reconciler drains an instance (its tasks start elsewhere first) before it removes it.
 //!
 //! A site that asks for high availability never goes below two tasks (the reconciler keeps them in
-//! two availability zones).
+//! two availability zones): every count is clamped to the site's floor last.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -39,20 +49,30 @@ pub struct PolicyConfig {
     pub task_capacity_rps: f64,
     /// Task slots per instance.
     pub slots_per_instance: u32,
-    /// Highest fraction of a task's capacity the policy plans to use (steady sites).
+    /// Planned utilisation of a site the policy has no forecast history for yet.
     pub target_utilisation: f64,
-    /// Lowest fraction planned (the burstiest sites).
+    /// Highest utilisation planned, however well the site's demand has been forecast.
+    pub max_utilisation: f64,
+    /// Lowest utilisation planned (after the largest surprises).
     pub min_utilisation: f64,
-    /// Per-period decay of the remembered burstiness (0.998: half-life of about six hours).
+    /// Observations averaged into a site's demand level.
+    pub level_window: usize,
+    /// A latest observation this many times the level is a level shift, not noise: the forecast
+    /// follows it at once; a surprise this large is a burst, remembered with `burst_memory`.
+    pub shift_threshold: f64,
+    /// Periods ahead a forecast must hold: the metric's lag plus the time until the next
+    /// decision's tasks serve.
+    pub horizon: usize,
+    /// Periods of surprises remembered; the largest sets the headroom.
+    pub surprise_window: usize,
+    /// Per-period decay of a remembered burst (0.998: half-life of about six hours).
     pub burst_memory: f64,
-    /// Minutes over which recent growth is projected (about the time new capacity takes).
-    pub lookahead_minutes: f64,
-    /// Minutes of history whose peak bounds scale-in of tasks.
+    /// Periods of history whose peak bounds scale-in of tasks.
     pub task_scale_in_window: usize,
-    /// Minutes of history whose peak bounds scale-in of instances.
+    /// Periods of history whose peak bounds scale-in of instances.
     pub instance_scale_in_window: usize,
     /// Free task slots kept beyond what the tasks need, as a fraction of the tasks above their
-    /// floors, so a burst starts tasks without waiting for an instance to launch.
+    /// floors of the sites that may jump (a remembered burst, or not seen yet).
     pub spare_fraction: f64,
     /// Floor on instances.
     pub min_instances: u32,
@@ -66,11 +86,15 @@ impl Default for PolicyConfig {
             task_capacity_rps: 25.0,
             slots_per_instance: 4,
             target_utilisation: 0.9,
+            max_utilisation: 0.95,
             min_utilisation: 0.6,
+            level_window: 5,
+            shift_threshold: 1.25,
+            horizon: 3,
+            surprise_window: 60,
             burst_memory: 0.998,
-            lookahead_minutes: 2.0,
             task_scale_in_window: 5,
-            instance_scale_in_window: 10,
+            instance_scale_in_window: 5,
             spare_fraction: 0.1,
             min_instances: 1,
             max_instances: 100,
@@ -78,19 +102,32 @@ impl Default for PolicyConfig {
     }
 }
 
+/// What the policy remembers of one site (recent history only).
+#[derive(Debug, Clone, PartialEq, Default)]
+struct SiteMemory {
+    /// The last observations, oldest first (two level windows).
+    demand: VecDeque<f64>,
+    /// Forecasts made at the last `horizon` decisions, oldest first.
+    forecasts: VecDeque<f64>,
+    /// Surprises: observed demand over the smallest forecast that had to cover it.
+    surprises: VecDeque<f64>,
+    /// Tasks wanted at the last decisions (scale-in window).
+    wanted: VecDeque<u32>,
+    /// The remembered burst: a factor above 1, fading (0 before any observation).
+    burst: f64,
+}
+
 /// What the policy remembers between decisions (recent history only).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PolicyMemory {
-    demand: BTreeMap<String, VecDeque<f64>>,
-    wanted_tasks: BTreeMap<String, VecDeque<u32>>,
+    sites: BTreeMap<String, SiteMemory>,
     wanted_instances: VecDeque<u32>,
-    burst: BTreeMap<String, f64>,
 }
 
 /// Why the policy chose a count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
-    /// Demand (with projected growth) needs this many.
+    /// Demand (forecast, with headroom) needs this many.
     Demand,
     /// The trailing window's peak keeps capacity from leaving too fast.
     ScaleInWindow,
@@ -126,6 +163,102 @@ fn push_bounded<T>(queue: &mut VecDeque<T>, value: T, bound: usize) {
     }
 }
 
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// The demand `horizon` periods after the latest observation in `history` (oldest first): the
+/// level (mean of the last `level_window` observations, or the latest one after a level shift)
+/// plus sustained growth.
+fn forecast(config: &PolicyConfig, history: &VecDeque<f64>) -> f64 {
+    let window = config.level_window.max(1);
+    let latest = history.back().copied().unwrap_or(0.0);
+    let level = mean(history.iter().rev().take(window).copied()).unwrap_or(0.0);
+    if latest > level * config.shift_threshold {
+        // A level shift: the mean lags it; plan from the latest observation.
+        return latest;
+    }
+    // Growth counts only when sustained: from the previous window's mean to this one's, and
+    // within this window (its newest half over its oldest), the smaller of the two; projected
+    // from the window's middle to the horizon. A step seen earlier is not growth any more once
+    // the window is flat, and a fall is not projected (capacity leaves through the window).
+    let slope = if history.len() >= 2 * window && window >= 3 {
+        let half = window / 2;
+        let earlier =
+            mean(history.iter().rev().skip(window).take(window).copied()).unwrap_or(level);
+        let newest = mean(history.iter().rev().take(half).copied()).unwrap_or(level);
+        let oldest =
+            mean(history.iter().rev().skip(window - half).take(half).copied()).unwrap_or(level);
+        let between = (level - earlier) / window as f64;
+        let within = (newest - oldest) / (window - half) as f64;
+        between.min(within).max(0.0)
+    } else {
+        0.0
+    };
+    level + slope * ((window as f64 - 1.0) / 2.0 + config.horizon as f64)
+}
+
+/// One site's share of a decision.
+struct SiteSizing {
+    count: u32,
+    reason: Reason,
+    /// Tasks above the floor of a site that may jump (counted for spare slots), else 0.
+    may_jump: u32,
+    memory: SiteMemory,
+}
+
+fn size_site(
+    config: &PolicyConfig,
+    memory: Option<&SiteMemory>,
+    seen: &SiteObservation,
+) -> SiteSizing {
+    let demand = seen.demand_rps.max(0.0);
+    let mut next = memory.cloned().unwrap_or_default();
+    let unseen = next.demand.is_empty();
+    push_bounded(&mut next.demand, demand, 2 * config.level_window.max(1));
+    next.burst = 1.0 + (next.burst.max(1.0) - 1.0) * config.burst_memory.clamp(0.0, 1.0);
+    // How far the forecasts that had to cover this observation fell short, relative to at least
+    // half a task (so a near-idle site does not read noise as surprise).
+    if let Some(lowest) = next.forecasts.iter().copied().reduce(f64::min) {
+        let surprise = demand / lowest.max(config.task_capacity_rps * 0.5);
+        push_bounded(&mut next.surprises, surprise, config.surprise_window);
+        if surprise > config.shift_threshold {
+            next.burst = next.burst.max(surprise);
+        }
+    }
+    let expected = forecast(config, &next.demand);
+    push_bounded(&mut next.forecasts, expected, config.horizon);
+    let headroom = match next.surprises.iter().copied().reduce(f64::max) {
+        Some(largest) => largest
+            .max(next.burst)
+            .clamp(1.0 / config.max_utilisation, 1.0 / config.min_utilisation),
+        None => 1.0 / config.target_utilisation,
+    };
+    let per_task = config.task_capacity_rps.max(f64::MIN_POSITIVE);
+    let for_demand = (expected * headroom / per_task).ceil() as u32;
+    push_bounded(&mut next.wanted, for_demand, config.task_scale_in_window);
+    let peak = next.wanted.iter().copied().max().unwrap_or(for_demand);
+    let (count, reason) = if peak > for_demand {
+        (peak, Reason::ScaleInWindow)
+    } else {
+        (for_demand, Reason::Demand)
+    };
+    let (count, clamped) = clamp(count, seen.min_tasks, seen.max_tasks.max(seen.min_tasks));
+    // A site may jump while its burst memory still adds headroom, or before it has been seen.
+    let jumpy = unseen || next.burst > 1.0 / config.max_utilisation;
+    SiteSizing {
+        count,
+        reason: clamped.unwrap_or(reason),
+        may_jump: if jumpy {
+            count.saturating_sub(seen.min_tasks)
+        } else {
+            0
+        },
+        memory: next,
+    }
+}
+
 /// Decides desired tasks per site and desired instances from `observation`, given the policy's
 /// previous `memory`; returns the decision and the next memory. Pure: same inputs, same outputs.
 pub fn decide(
@@ -136,52 +269,16 @@ pub fn decide(
     let mut next = PolicyMemory::default();
     let mut tasks = BTreeMap::new();
     let mut total_tasks: u32 = 0;
-    let mut above_floor: u32 = 0;
+    let mut may_jump: u32 = 0;
     for (site, seen) in &observation.sites {
-        let demand = seen.demand_rps.max(0.0);
-        let mut history = memory.demand.get(site).cloned().unwrap_or_default();
-        push_bounded(&mut history, demand, 3);
-        // Growth counts only when sustained over two periods (the smaller of the two rises), so
-        // one noisy minute does not inflate capacity.
-        let growth = match history.len() {
-            3 => (history[2] - history[1])
-                .min(history[1] - history[0])
-                .max(0.0),
-            _ => 0.0,
-        };
-        let projected = demand + growth * config.lookahead_minutes;
-        // Burstiness: the largest recent jump from one period to the next (decaying slowly), for
-        // sites busy enough to matter; a bursty site runs with more headroom, a steady one less.
-        let mut burst = memory.burst.get(site).copied().unwrap_or(1.0);
-        burst = 1.0 + (burst - 1.0) * config.burst_memory;
-        if history.len() >= 2 {
-            let prev = history[history.len() - 2];
-            if prev >= config.task_capacity_rps * 0.5 {
-                burst = burst.max((demand / prev).clamp(1.0, 3.0));
-            }
-        }
-        next.burst.insert(site.clone(), burst);
-        let utilisation = (1.0 / burst).clamp(config.min_utilisation, config.target_utilisation);
-        let per_task = (config.task_capacity_rps * utilisation).max(f64::MIN_POSITIVE);
-        let for_demand = (projected / per_task).ceil() as u32;
-        let mut wanted = memory.wanted_tasks.get(site).cloned().unwrap_or_default();
-        push_bounded(&mut wanted, for_demand, config.task_scale_in_window);
-        let peak = wanted.iter().copied().max().unwrap_or(for_demand);
-        let (count, reason) = if peak > for_demand {
-            (peak, Reason::ScaleInWindow)
-        } else {
-            (for_demand, Reason::Demand)
-        };
-        let (count, clamped) = clamp(count, seen.min_tasks, seen.max_tasks.max(seen.min_tasks));
-        tasks.insert(site.clone(), (count, clamped.unwrap_or(reason)));
-        total_tasks = total_tasks.saturating_add(count);
-        above_floor = above_floor.saturating_add(count.saturating_sub(seen.min_tasks));
-        next.demand.insert(site.clone(), history);
-        next.wanted_tasks.insert(site.clone(), wanted);
+        let sized = size_site(config, memory.sites.get(site), seen);
+        tasks.insert(site.clone(), (sized.count, sized.reason));
+        total_tasks = total_tasks.saturating_add(sized.count);
+        may_jump = may_jump.saturating_add(sized.may_jump);
+        next.sites.insert(site.clone(), sized.memory);
     }
     let slots = config.slots_per_instance.max(1);
-    // Spare slots in proportion to the tasks above their floors (the part that can grow).
-    let spare = (f64::from(above_floor) * config.spare_fraction).ceil() as u32;
+    let spare = (f64::from(may_jump) * config.spare_fraction).ceil() as u32;
     let for_tasks = total_tasks.saturating_add(spare).div_ceil(slots);
     let mut wanted_instances = memory.wanted_instances.clone();
     push_bounded(
@@ -243,39 +340,116 @@ mod tests {
         assert_eq!(d.tasks["shop"], (2, Reason::Floor));
     }
 
+    /// Replays `demand` through the policy from a cold start; returns every decision.
+    fn replay(config: &PolicyConfig, demand: &[f64]) -> Vec<Decision> {
+        let mut memory = PolicyMemory::default();
+        demand
+            .iter()
+            .map(|d| {
+                let (decision, next) = decide(config, &memory, &obs(*d));
+                memory = next;
+                decision
+            })
+            .collect()
+    }
+
+    fn tasks(decisions: &[Decision]) -> Vec<u32> {
+        decisions.iter().map(|d| d.tasks["shop"].0).collect()
+    }
+
+    /// `minutes` of `level` req/s with uniform noise of +-`amp` (deterministic).
+    fn noisy(level: f64, amp: f64, minutes: usize, seed: u64) -> Vec<f64> {
+        let mut rng = crate::trace::Rng::new(seed);
+        (0..minutes).map(|_| level * rng.noise(amp)).collect()
+    }
+
     #[test]
-    fn sustained_growth_is_projected_and_scale_in_waits_for_the_window() {
+    fn a_steady_noisy_site_runs_near_full_with_its_noise_as_margin() {
         let config = PolicyConfig::default();
-        let (_, m) = decide(&config, &PolicyMemory::default(), &obs(100.0));
-        let (_, m) = decide(&config, &m, &obs(200.0));
-        let (d, m) = decide(&config, &m, &obs(300.0));
-        // Growth of 100 req/s per minute projected two minutes: 500 req/s; the site doubled in
-        // a minute, so it runs at the lowest utilisation (60%): 500 / 15 = 34 tasks.
-        assert_eq!(d.tasks["shop"], (34, Reason::Demand));
-        let mut m = m;
-        for minute in 0..config.task_scale_in_window {
-            let (d, next) = decide(&config, &m, &obs(100.0));
-            m = next;
-            if minute + 1 < config.task_scale_in_window {
-                assert_eq!(
-                    d.tasks["shop"],
-                    (34, Reason::ScaleInWindow),
-                    "minute {minute}"
-                );
-            } else {
-                assert_eq!(d.tasks["shop"], (7, Reason::Demand));
-            }
+        let demand = noisy(200.0, 0.08, 180, 7);
+        let decisions = replay(&config, &demand);
+        for (minute, d) in decisions.iter().enumerate().skip(90) {
+            let capacity = f64::from(d.tasks["shop"].0) * config.task_capacity_rps;
+            // The level is 200 req/s; the noise is up to 8%: capacity covers the noise, and
+            // plans above 80% utilisation (the previous policy kept this site near 75%).
+            assert!(
+                (200.0 * 1.08..=200.0 / 0.8).contains(&capacity),
+                "minute {minute}: {capacity}"
+            );
+            // A steady site keeps no spare slots: the instances are the tasks' bin-packing bound.
+            assert_eq!(
+                d.instances.0,
+                d.tasks["shop"].0.div_ceil(config.slots_per_instance).max(1),
+                "minute {minute}"
+            );
         }
     }
 
     #[test]
-    fn one_noisy_minute_is_not_growth() {
+    fn a_jump_is_followed_at_once_and_remembered_as_a_burst() {
         let config = PolicyConfig::default();
-        let (_, m) = decide(&config, &PolicyMemory::default(), &obs(200.0));
-        let (_, m) = decide(&config, &m, &obs(180.0));
-        let (d, _) = decide(&config, &m, &obs(200.0));
-        // A rise after a fall projects nothing: 200 / (25 * 0.9) = 9 tasks.
-        assert_eq!(d.tasks["shop"].0, 9);
+        let mut demand = noisy(100.0, 0.05, 60, 3);
+        demand.extend(noisy(300.0, 0.05, 20, 4));
+        demand.extend(noisy(100.0, 0.05, 120, 5));
+        let decisions = replay(&config, &demand);
+        let counts = tasks(&decisions);
+        // The first observation of the jump: sized from it (not from the lagging mean), at the
+        // lowest utilisation (the surprise was 3x).
+        assert!(counts[60] >= 19, "{:?}", &counts[55..65]);
+        // Two hours after it fell back, the site still plans more headroom than a steady one
+        // (4-5 tasks).
+        assert_eq!(decisions[199].tasks["shop"].0, 7, "{:?}", &counts[180..]);
+        // Spare slots for a repeat: with a spare fraction of 1, as many free slots as the tasks
+        // above the floor (a steady site keeps none, see above).
+        let spare_all = PolicyConfig {
+            spare_fraction: 1.0,
+            ..PolicyConfig::default()
+        };
+        let later = &replay(&spare_all, &demand)[199];
+        assert_eq!(later.instances.0, (7 + 5_u32).div_ceil(4), "{later:?}");
+    }
+
+    #[test]
+    fn never_scales_in_below_a_spike_and_leaves_soon_after_it() {
+        let config = PolicyConfig::default();
+        let mut demand = noisy(100.0, 0.08, 60, 11);
+        demand.extend(noisy(400.0, 0.08, 30, 12));
+        demand.extend(noisy(100.0, 0.08, 60, 13));
+        let counts = tasks(&replay(&config, &demand));
+        let peak = demand[60..90].iter().copied().fold(0.0, f64::max);
+        for minute in 62..90 {
+            // From the first decision that saw the spike to its end, capacity stays above the
+            // spike's highest minute: only the overshoot of the step leaves.
+            assert!(
+                f64::from(counts[minute]) * config.task_capacity_rps >= peak,
+                "scaled in below the spike at minute {minute}: {:?}",
+                &counts[58..92]
+            );
+        }
+        // Once demand is clearly down, capacity leaves within the window and the level's span.
+        let settle = 90 + config.task_scale_in_window + config.level_window;
+        assert!(counts[settle] <= 8, "{:?}", &counts[88..settle + 1]);
+    }
+
+    #[test]
+    fn never_below_the_high_availability_floor() {
+        let config = PolicyConfig::default();
+        let mut demand = noisy(500.0, 0.1, 60, 21);
+        demand.extend(vec![0.0; 120]);
+        let decisions = replay(&config, &demand);
+        assert!(decisions.iter().all(|d| d.tasks["shop"].0 >= 2));
+        assert_eq!(decisions[179].tasks["shop"], (2, Reason::Floor));
+    }
+
+    #[test]
+    fn sustained_growth_is_projected() {
+        let config = PolicyConfig::default();
+        // 1 req/s more every minute (within the noise band, so no level shift).
+        let demand: Vec<f64> = (0..120).map(|m| 200.0 + m as f64).collect();
+        let counts = tasks(&replay(&config, &demand));
+        // At minute 119 the level (mean of the last 5) is 317; growth of 1 per minute projected
+        // from the window's middle to 3 periods ahead: 322, at the highest utilisation: 14 tasks.
+        assert_eq!(counts[119], 14);
     }
 
     #[test]

@@ -34,13 +34,19 @@ pub struct AgentController {
 impl AgentController {
     /// For `trace`'s sites, with the policy configured from `sim`'s sizes.
     pub fn new(sim: &SimConfig, trace: &Trace) -> Self {
+        Self::with_policy(sim, trace, PolicyConfig::default())
+    }
+
+    /// For `trace`'s sites, with `policy`'s tunables (its sizes and instance bounds taken from
+    /// `sim`, so the policy plans for the cluster it drives).
+    pub fn with_policy(sim: &SimConfig, trace: &Trace, policy: PolicyConfig) -> Self {
         AgentController {
             config: PolicyConfig {
                 task_capacity_rps: sim.task_capacity_rps,
                 slots_per_instance: sim.slots_per_instance,
                 min_instances: sim.min_instances,
                 max_instances: sim.max_instances,
-                ..PolicyConfig::default()
+                ..policy
             },
             memory: PolicyMemory::default(),
             names: trace.sites.keys().cloned().collect(),

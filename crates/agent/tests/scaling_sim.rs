@@ -1,7 +1,7 @@
 //! The simulator and its references: it can show overload, delays matter, the clairvoyant bound
 //! is a bound, and the shipped trace files are exactly what the generators make.
 
-use idealstack_agent::bench::run_trace;
+use idealstack_agent::bench::{run_trace, totals};
 use idealstack_agent::reference::{AgentController, TargetTracking, clairvoyant_instance_hours};
 use idealstack_agent::sim::{
     Controller, InstanceScaleIn, MinuteMetrics, Placement, SimConfig, Targets, simulate,
@@ -116,4 +116,30 @@ fn shipped_trace_files_are_what_the_generators_make() {
             path.display()
         );
     }
+}
+
+/// Issue 6's target on the shipped traces: at least 15% fewer instance-hours than target tracking
+/// overall (ratio <= 0.85), and overload no worse than target tracking on every trace.
+#[test]
+fn the_agent_meets_the_target_on_the_shipped_traces() {
+    let config = SimConfig::default();
+    let rows: Vec<_> = trace::shipped()
+        .iter()
+        .map(|t| run_trace(&config, t))
+        .collect();
+    for row in &rows {
+        assert!(
+            row.agent.overload_site_minutes <= row.target_tracking.overload_site_minutes,
+            "{}: agent overloaded {} site-minutes, target tracking {}",
+            row.trace,
+            row.agent.overload_site_minutes,
+            row.target_tracking.overload_site_minutes
+        );
+    }
+    let (agent, target_tracking, ..) = totals(&rows);
+    assert!(
+        agent / target_tracking <= 0.85,
+        "agent {agent:.1} vs target tracking {target_tracking:.1} instance-hours: ratio {:.3}",
+        agent / target_tracking
+    );
 }
