@@ -234,7 +234,10 @@ fn lifecycle_from_nothing_to_destroy() {
     assert!(image.contains(":8.3-"), "blog runs PHP 8.3 now: {image}");
 
     // 5. Remove a site: its stack and rules go, nobody else's priorities change.
-    let removal = emu.idealstack(dir, &["site", "remove", "shop", "--yes", "--poll", "1"]);
+    let removal = emu.idealstack(
+        dir,
+        &["site", "remove", "shop", "--yes", "--delete-data", "--poll", "1"],
+    );
     assert!(removal.status.success());
     let out = String::from_utf8_lossy(&removal.stdout).to_string();
     let log = String::from_utf8_lossy(&removal.stderr).to_string();
@@ -244,6 +247,18 @@ fn lifecycle_from_nothing_to_destroy() {
     );
     assert!(!stacks(&aws).contains_key("e2e-site-shop"));
     let p3 = prior(&aws);
+    // --delete-data: a request for the agent, naming this incarnation of the site (its uid).
+    let purge_key = format!("state/purge/shop-{}.json", p2.sites["shop"].uid);
+    let purge: Value = serde_json::from_slice(
+        &ObjectStore::get(&aws, &bucket, &purge_key)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{purge_key} in the state bucket")),
+    )
+    .unwrap();
+    assert_eq!(purge["site"], "shop");
+    assert_eq!(purge["uid"], p2.sites["shop"].uid);
+    assert_eq!(purge["database"], "shop");
+    assert!(out.contains(&purge_key), "{out}");
     assert!(!p3.sites.contains_key("shop"));
     for (site, a) in &p3.sites {
         assert_eq!(a.rules, p2.sites[site].rules, "{site} kept its priorities");

@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | `state/prior.json` | the plan's assignments ([`Prior`]: shards, rule priorities, uids) | the next deploy, so no site moves |
 //! | `state/desired.json` | the resolved desired state: the validated model, the assignments, the version | the in-cluster agent |
+//! | `state/purge/<site>-<uid>.json` | a removed site whose files and database the user asked to delete (`site remove --delete-data`) | the agent, which deletes them and then the request |
 //! | `templates/<stack>.json` | templates too large for an inline request (> 51,200 bytes) | CloudFormation (TemplateURL) |
 
 use idealstack_manifest::Model;
@@ -73,6 +74,47 @@ pub fn read_prior(store: &dyn ObjectStore, bucket: &str) -> Result<Prior, StateE
             why: e.to_string(),
         }),
     }
+}
+
+/// Where purge requests live: one object per removed site, `<site>-<uid>.json`.
+pub const PURGE_PREFIX: &str = "state/purge/";
+/// Format of a purge request.
+pub const PURGE_FORMAT: u32 = 1;
+
+/// The key of the purge request for a removed site.
+pub fn purge_key(site: &str, uid: u32) -> String {
+    format!("{PURGE_PREFIX}{site}-{uid}.json")
+}
+
+/// A purge request: delete the files (`/sites/<site>`, owned by `uid`) and, when `database`
+/// names one, the database, its user and the retained credentials secret of a site that is no
+/// longer deployed. The uid tells the agent which incarnation of the name is meant: a site
+/// added again under the same name gets a new uid and is never touched.
+pub fn purge_request(site: &str, uid: u32, database: Option<&str>, requested_at: u64) -> Value {
+    json!({
+        "format": PURGE_FORMAT,
+        "site": site,
+        "uid": uid,
+        "files": true,
+        "database": database,
+        "requested_at": requested_at,
+    })
+}
+
+/// Writes a purge request for the agent.
+pub fn write_purge(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    site: &str,
+    uid: u32,
+    database: Option<&str>,
+    requested_at: u64,
+) -> Result<String, ApiError> {
+    let key = purge_key(site, uid);
+    let body = serde_json::to_vec_pretty(&purge_request(site, uid, database, requested_at))
+        .unwrap_or_default();
+    store.put(bucket, &key, &body, "application/json")?;
+    Ok(key)
 }
 
 /// The desired state the agent reads.

@@ -210,6 +210,11 @@ pub fn edge_options(model: &Model, shard: &idealstack_plan::Shard) -> t::EdgeOpt
     }
 }
 
+/// The name of a site's database and of its database user (MySQL names cannot hold `-`).
+pub fn site_database_name(site: &str) -> String {
+    site.replace('-', "_")
+}
+
 /// Options of one site's stack.
 pub fn site_options(
     model: &Model,
@@ -217,7 +222,7 @@ pub fn site_options(
     assignment: &SiteAssignment,
     images: &Images,
 ) -> t::SiteOptions {
-    let db_name = site.name.replace('-', "_");
+    let db_name = site_database_name(&site.name);
     t::SiteOptions {
         stack: model.stack.name.clone(),
         site: site.name.clone(),

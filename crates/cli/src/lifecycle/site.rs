@@ -1,5 +1,6 @@
 //! `idealstack site add|remove`: edit idealstack.toml (keeping its comments) and deploy just
-//! that change. Removing a site deletes its stack; its files on EFS and its database are kept.
+//! that change. Removing a site deletes its stack and certificate; its files on EFS and its
+//! database are kept unless `--delete-data` asks the agent to delete them once the stack is gone.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ pub struct Args {
 pub enum SiteCommand {
     /// Add a site answering on DOMAIN and deploy it.
     Add(AddArgs),
-    /// Remove a site (its stack; files and database are kept) and deploy.
+    /// Remove a site (its stack; files and database are kept unless --delete-data) and deploy.
     Remove(RemoveArgs),
 }
 
@@ -59,6 +60,10 @@ pub struct RemoveArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Also delete the site's files (/sites/<site> on EFS) and its database, user and
+    /// credentials: the in-cluster agent does it once the site's stack is deleted. Cannot be undone.
+    #[arg(long, conflicts_with = "no_deploy")]
+    pub delete_data: bool,
     /// Only edit idealstack.toml.
     #[arg(long)]
     pub no_deploy: bool,
@@ -194,10 +199,15 @@ fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     };
+    let kept = if a.delete_data {
+        "its files and database are DELETED too, which cannot be undone"
+    } else {
+        "its files and database are kept"
+    };
     if !a.yes
         && !common::confirm(
             &format!(
-                "Remove site `{}`? Its stack (service, rules) and its certificate are deleted; its files and database are kept. Type the site name to confirm:",
+                "Remove site `{}`? Its stack (service, rules) and its certificate are deleted; {kept}. Type the site name to confirm:",
                 a.name
             ),
             &a.name,
@@ -205,6 +215,10 @@ fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("not confirmed: nothing was changed");
     }
+    let had_database = manifest_file::load(path)?
+        .sites
+        .iter()
+        .any(|s| s.name == a.name && s.database);
     write_checked(path, &new)?;
     eprintln!("removed site `{}` from {}", a.name, path.display());
     if a.no_deploy {
@@ -214,7 +228,7 @@ fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
     let model = manifest_file::load(path)?;
     let aws = common::connect(&a.aws, &model)?;
     let ports = common::ports(&aws);
-    let (prior, _) = idealstack_deploy::run::prior(ports, &model.stack.name)?;
+    let (prior, bucket) = idealstack_deploy::run::prior(ports, &model.stack.name)?;
     let build = idealstack_stacks::build(&model, &prior, crate::plan::VERSION)?;
     let opts = idealstack_deploy::Options {
         poll: std::time::Duration::from_secs(a.poll.max(1)),
@@ -233,11 +247,63 @@ fn remove(a: RemoveArgs) -> anyhow::Result<ExitCode> {
         progress.as_ref(),
     )?;
     println!("Remove site {}:", a.name);
-    Ok(if common::print_report(&report) {
+    let ok = common::print_report(&report);
+    if ok && a.delete_data {
+        request_purge(
+            ports,
+            &model.stack.name,
+            bucket.as_deref(),
+            &a.name,
+            &prior,
+            had_database,
+        )?;
+    }
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Asks the agent (through the state bucket) to delete a removed site's files and database.
+fn request_purge(
+    ports: idealstack_deploy::Ports<'_>,
+    stack: &str,
+    bucket: Option<&str>,
+    site: &str,
+    prior: &idealstack_plan::Prior,
+    had_database: bool,
+) -> anyhow::Result<()> {
+    let Some(uid) = prior.sites.get(site).map(|s| s.uid) else {
+        eprintln!("site `{site}` was never deployed: it has no files or database to delete");
+        return Ok(());
+    };
+    let Some(bucket) = bucket else {
+        bail!(
+            "cannot ask for the data of `{site}` to be deleted: the data stack of `{stack}` has no state bucket; deploy the stack, then delete /sites/{site} and its database by hand"
+        );
+    };
+    let database = had_database.then(|| idealstack_stacks::site_database_name(site));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let key = idealstack_deploy::state::write_purge(
+        ports.store,
+        bucket,
+        site,
+        uid,
+        database.as_deref(),
+        now,
+    )
+    .with_context(|| format!("writing the purge request of `{site}` to s3://{bucket}"))?;
+    println!(
+        "Asked the agent to delete /sites/{site}{} (s3://{bucket}/{key}); `idealstack status` shows when it is done.",
+        database
+            .as_deref()
+            .map(|d| format!(" and database `{d}`"))
+            .unwrap_or_default()
+    );
+    Ok(())
 }
 
 #[cfg(test)]
