@@ -222,6 +222,48 @@ impl MysqlDatabases {
         Ok(changes)
     }
 
+    /// Drops a removed site's database and its user; returns what existed and was dropped.
+    /// Idempotent.
+    pub async fn drop_site(
+        &self,
+        site: &str,
+        database: &str,
+        user: &str,
+    ) -> Result<Vec<String>, DatabaseError> {
+        check_ident(site, "dbname", database, 64)?;
+        check_ident(site, "username", user, 32)?;
+        let server = |e: mysql_async::Error| DatabaseError::Server(e.to_string());
+        let mut conn = self.pool.get_conn().await.map_err(server)?;
+        let mut changes = Vec::new();
+        let exists: Option<String> = conn
+            .exec_first(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                (database,),
+            )
+            .await
+            .map_err(server)?;
+        if exists.is_some() {
+            conn.query_drop(format!("DROP DATABASE IF EXISTS `{database}`"))
+                .await
+                .map_err(server)?;
+            changes.push(format!("database {database} dropped"));
+        }
+        let users: Option<u64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'",
+                (user,),
+            )
+            .await
+            .map_err(server)?;
+        if users.unwrap_or(0) > 0 {
+            conn.query_drop(format!("DROP USER IF EXISTS '{user}'@'%'"))
+                .await
+                .map_err(server)?;
+            changes.push(format!("user {user} dropped"));
+        }
+        Ok(changes)
+    }
+
     /// Closes the pool.
     pub async fn close(self) {
         let _ = self.pool.disconnect().await;

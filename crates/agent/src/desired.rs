@@ -1,5 +1,5 @@
 //! The desired state the deployer writes to `state/desired.json` in the stack's bucket (format 1:
-//! `{format, version, stack, model, assignments, shards}`), read tolerantly: unknown fields are
+//! `{format, version, stack, written_at, model, assignments, shards}`), read tolerantly: unknown fields are
 //! ignored and only what the agent uses is required, so the deployer can add fields freely.
 
 use serde::Deserialize;
@@ -21,6 +21,8 @@ pub struct Desired {
     pub min_instances: u32,
     /// Instance bounds.
     pub max_instances: u32,
+    /// When the deployer wrote it (seconds since the epoch; 0 when absent).
+    pub written_at: u64,
     /// Hours between AMI checks (`stack.instances.ami-rollover-hours` when the manifest sets it;
     /// 24 by default).
     pub ami_check_hours: u32,
@@ -86,6 +88,8 @@ struct Raw {
     version: String,
     #[serde(default)]
     stack: String,
+    #[serde(default)]
+    written_at: u64,
     #[serde(default)]
     model: RawModel,
     #[serde(default)]
@@ -186,6 +190,7 @@ impl Desired {
         Ok(Desired {
             version: raw.version,
             stack: raw.stack,
+            written_at: raw.written_at,
             sites,
             min_instances,
             max_instances: instances.max.unwrap_or(10).max(min_instances),

@@ -38,6 +38,18 @@ pub enum FolderError {
         "{0} exists but is not a directory (or is a symbolic link): move it away, the agent will not replace it"
     )]
     NotADirectory(PathBuf),
+    /// The folder belongs to another incarnation of the site.
+    #[error(
+        "{path} belongs to uid {owner}, not {uid}: the site was added again, so its folder is not deleted"
+    )]
+    Owner {
+        /// Path.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The uid of the removed site.
+        uid: u32,
+    },
     /// An I/O error.
     #[error("{path}: {source}")]
     Io {
@@ -112,21 +124,7 @@ impl SiteFolders {
 
     /// Makes the site's folders follow the contract; returns the repairs made.
     pub fn ensure_site(&self, site: &str, uid: u32) -> Result<Vec<String>, FolderError> {
-        if site.is_empty()
-            || site.len() > 63
-            || !site
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            || site.starts_with('-')
-        {
-            return Err(FolderError::Name(site.into()));
-        }
-        if uid < 20000 {
-            return Err(FolderError::Uid {
-                site: site.into(),
-                uid,
-            });
-        }
+        check(site, uid)?;
         let mut repairs = Vec::new();
         let base = self.root.join(site);
         ensure_dir(&base, 0, 0o755, &mut repairs)?;
@@ -135,6 +133,56 @@ impl SiteFolders {
         }
         Ok(repairs)
     }
+
+    /// Deletes a removed site's folder and everything in it, if its document root still belongs
+    /// to `uid` (the removed incarnation); returns what was deleted. Symbolic links inside are
+    /// removed, never followed. Idempotent.
+    pub fn remove_site(&self, site: &str, uid: u32) -> Result<Vec<String>, FolderError> {
+        check(site, uid)?;
+        let base = self.root.join(site);
+        let meta = match std::fs::symlink_metadata(&base) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other.map_err(io(&base))?,
+        };
+        if !meta.is_dir() {
+            return Err(FolderError::NotADirectory(base));
+        }
+        let docroot = base.join("public_html");
+        match std::fs::symlink_metadata(&docroot) {
+            Ok(m) if m.uid() != uid => {
+                return Err(FolderError::Owner {
+                    path: docroot,
+                    owner: m.uid(),
+                    uid,
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&docroot)(e)),
+        }
+        std::fs::remove_dir_all(&base).map_err(io(&base))?;
+        Ok(vec![format!("{} deleted", base.display())])
+    }
+}
+
+/// A site name that stays inside the root, and a uid of the site range.
+fn check(site: &str, uid: u32) -> Result<(), FolderError> {
+    if site.is_empty()
+        || site.len() > 63
+        || !site
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || site.starts_with('-')
+    {
+        return Err(FolderError::Name(site.into()));
+    }
+    if uid < 20000 {
+        return Err(FolderError::Uid {
+            site: site.into(),
+            uid,
+        });
+    }
+    Ok(())
 }
 
 impl Folders for SiteFolders {

@@ -9,7 +9,8 @@
 //! - [`reconcile`]: the pure decision, observed world -> actions with reasons;
 //! - [`controller`]: the loop: lease, observe, decide, act, requeue with backoff;
 //! - [`database`]: per-site databases and users on the stack's MySQL/MariaDB;
-//! - [`folders`]: the site folders of the file-system contract.
+//! - [`folders`]: the site folders of the file-system contract;
+//! - [`purge`]: deleting a removed site's data when the user asked for it.
 
 pub mod bench;
 pub mod controller;
@@ -18,6 +19,7 @@ pub mod desired;
 pub mod folders;
 pub mod policy;
 pub mod ports;
+pub mod purge;
 pub mod reconcile;
 pub mod reference;
 pub mod sim;

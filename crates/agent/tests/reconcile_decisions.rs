@@ -53,6 +53,7 @@ fn world(instances: &[u32], demand: f64) -> World {
         desired: Desired {
             version: "v1".into(),
             stack: "acme".into(),
+            written_at: 0,
             sites,
             min_instances: 2,
             max_instances: 10,

@@ -108,5 +108,31 @@ async fn databases_are_created_isolated_idempotent_and_follow_rotation() {
             .trim(),
         "1"
     );
+
+    // A removed site whose data the user asked to delete: its database and user are dropped,
+    // nothing of another site's; asking again changes nothing.
+    assert_eq!(
+        dbs.drop_site("shop", "shop_db", "shop_user").await.unwrap(),
+        vec![
+            "database shop_db dropped".to_string(),
+            "user shop_user dropped".to_string()
+        ]
+    );
+    assert!(server.sql_as("shop_user", "shopPass2", "SELECT 1").is_err());
+    assert_eq!(server.sql("SHOW DATABASES LIKE 'shop\\_db'").trim(), "");
+    assert_eq!(
+        dbs.drop_site("shop", "shop_db", "shop_user").await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(server.sql_as("blog_user", "blogPass1", "SELECT 1").is_ok());
+    assert!(
+        dbs.drop_site("shop", "shop_db`; DROP DATABASE blog_db; --", "x")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        server.sql("SHOW DATABASES LIKE 'blog\\_db'").trim(),
+        "blog_db"
+    );
     dbs.close().await;
 }

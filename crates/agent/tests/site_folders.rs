@@ -79,3 +79,45 @@ fn unsafe_names_links_and_low_uids_are_refused() {
     assert!(matches!(err, FolderError::NotADirectory(_)), "{err}");
     assert_eq!(owner_mode(&outside).0, 0);
 }
+
+#[test]
+fn a_removed_sites_folder_is_deleted_only_for_its_own_uid() {
+    let scratch = idealstack_testbed::scratch_dir("agent-folders-remove");
+    let root = scratch.path().join("sites");
+    std::fs::create_dir(&root).unwrap();
+    let folders = SiteFolders::new(&root);
+    folders.ensure_site("shop", 20002).unwrap();
+    folders.ensure_site("blog", 20003).unwrap();
+    let shop = root.join("shop");
+    std::fs::create_dir_all(shop.join("public_html/wp-content/uploads")).unwrap();
+    std::fs::write(shop.join("public_html/wp-content/uploads/a.jpg"), "x").unwrap();
+    // A link out of the site is removed, not followed.
+    let outside = scratch.path().join("outside.txt");
+    std::fs::write(&outside, "keep").unwrap();
+    std::os::unix::fs::symlink(&outside, shop.join("public_html/link")).unwrap();
+
+    // Another incarnation's uid: refused, nothing deleted.
+    let err = folders.remove_site("shop", 20009).unwrap_err();
+    assert!(
+        matches!(err, FolderError::Owner { owner: 20002, .. }),
+        "{err}"
+    );
+    assert!(shop.join("public_html/wp-content/uploads/a.jpg").exists());
+
+    let deleted = folders.remove_site("shop", 20002).unwrap();
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert!(!shop.exists());
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
+    assert!(
+        root.join("blog/public_html").is_dir(),
+        "other sites untouched"
+    );
+    assert_eq!(
+        folders.remove_site("shop", 20002).unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(matches!(
+        folders.remove_site("../etc", 20002),
+        Err(FolderError::Name(_))
+    ));
+}

@@ -236,7 +236,15 @@ fn lifecycle_from_nothing_to_destroy() {
     // 5. Remove a site: its stack and rules go, nobody else's priorities change.
     let removal = emu.idealstack(
         dir,
-        &["site", "remove", "shop", "--yes", "--delete-data", "--poll", "1"],
+        &[
+            "site",
+            "remove",
+            "shop",
+            "--yes",
+            "--delete-data",
+            "--poll",
+            "1",
+        ],
     );
     assert!(removal.status.success());
     let out = String::from_utf8_lossy(&removal.stdout).to_string();

@@ -268,7 +268,10 @@ pub fn deploy(
         .get(&data_stack)
         .and_then(|o| o.get(STATE_BUCKET_OUTPUT).cloned());
     if let Some(bucket) = bucket {
-        match state::write(ports.store, &bucket, model, &build.plan, version) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match state::write(ports.store, &bucket, model, &build.plan, version, now) {
             Ok(()) => report.state_written = true,
             Err(e) => progress.say("", &format!("could not write the state to s3://{bucket}: {e}; the next deploy plans from what it can read")),
         }

@@ -118,11 +118,12 @@ pub fn write_purge(
 }
 
 /// The desired state the agent reads.
-pub fn desired(model: &Model, plan: &Plan, version: &str) -> Value {
+pub fn desired(model: &Model, plan: &Plan, version: &str, written_at: u64) -> Value {
     json!({
         "format": DESIRED_FORMAT,
         "version": version,
         "stack": model.stack.name,
+        "written_at": written_at,
         "model": model,
         "assignments": Prior::from(plan),
         "shards": plan.shards,
@@ -136,9 +137,11 @@ pub fn write(
     model: &Model,
     plan: &Plan,
     version: &str,
+    written_at: u64,
 ) -> Result<(), ApiError> {
     let prior = serde_json::to_vec_pretty(&Prior::from(plan)).unwrap_or_default();
     store.put(bucket, PRIOR_KEY, &prior, "application/json")?;
-    let desired = serde_json::to_vec_pretty(&desired(model, plan, version)).unwrap_or_default();
+    let desired =
+        serde_json::to_vec_pretty(&desired(model, plan, version, written_at)).unwrap_or_default();
     store.put(bucket, DESIRED_KEY, &desired, "application/json")
 }
