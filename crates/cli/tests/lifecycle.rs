@@ -301,6 +301,12 @@ fn lifecycle_from_nothing_to_destroy() {
         .map(|s| s["site"].as_str().unwrap())
         .collect();
     assert_eq!(sites, ["blog", "docs", "news"]);
+    let shop_uid = p2.sites["shop"].uid;
+    assert_eq!(
+        status["pending_data_deletions"],
+        serde_json::json!([format!("shop-{shop_uid}")]),
+        "no agent runs here, so shop's data deletion is pending"
+    );
     let edge_dns = outputs(&aws, "e2e-edge-0")["LoadBalancerDnsName"].clone();
     assert!(
         status["sites"]

@@ -155,6 +155,8 @@ pub trait ObjectStore: Send + Sync {
     -> Result<(), ApiError>;
     /// Reads an object, `None` if it does not exist.
     fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, ApiError>;
+    /// Keys under `prefix`, sorted.
+    fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ApiError>;
     /// The HTTPS URL CloudFormation reads an uploaded template from.
     fn template_url(&self, bucket: &str, key: &str) -> String;
 }

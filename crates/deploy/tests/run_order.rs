@@ -168,6 +168,20 @@ impl ObjectStore for Fake {
             .get(&format!("{bucket}/{key}"))
             .cloned())
     }
+    fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ApiError> {
+        let start = format!("{bucket}/{prefix}");
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .objects
+            .keys()
+            .filter_map(|k| {
+                k.starts_with(&start)
+                    .then(|| k[bucket.len() + 1..].to_string())
+            })
+            .collect())
+    }
     fn template_url(&self, bucket: &str, key: &str) -> String {
         format!("https://{bucket}/{key}")
     }

@@ -45,6 +45,34 @@ impl ObjectStore for Aws {
         }
     }
 
+    fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, ApiError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .block(
+                    self.s3
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(token.take())
+                        .send(),
+                )
+                .map_err(|e| api_error("ListObjectsV2", e))?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(Into::into)),
+            );
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.into()),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     fn template_url(&self, bucket: &str, key: &str) -> String {
         format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region)
     }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use idealstack_deploy::ports::{CertificateApi, StackInfo};
+use idealstack_deploy::ports::{CertificateApi, ObjectStore, StackInfo};
 use serde_json::{Value, json};
 
 use super::common::{self, AwsArgs};
@@ -68,6 +68,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let instances = cluster
         .as_deref()
         .and_then(|c| aws.container_instances(c).ok());
+    // Removed sites whose data the agent has yet to delete (`site remove --delete-data`).
+    let purges: Vec<String> = match &bucket {
+        Some(b) => ObjectStore::list(&aws, b, idealstack_deploy::state::PURGE_PREFIX)
+            .context("cannot list the pending data deletions")?,
+        None => Vec::new(),
+    };
     let value = json!({
         "stack": name,
         "region": aws.region(),
@@ -77,6 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "container_instances": instances,
         "sftp_endpoint": out(&cluster_stack, "SftpEndpoint"),
         "sites": sites,
+        "pending_data_deletions": purges.iter().map(|k| k.trim_start_matches(idealstack_deploy::state::PURGE_PREFIX).trim_end_matches(".json")).collect::<Vec<_>>(),
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -177,6 +184,18 @@ fn human(v: &Value) -> String {
                 names.join(", ")
             );
         }
+    }
+    let pending = v["pending_data_deletions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !pending.is_empty() {
+        let names: Vec<String> = pending.iter().map(s).collect();
+        let _ = writeln!(
+            o,
+            "\nData of removed sites the agent has yet to delete (site-uid): {}",
+            names.join(", ")
+        );
     }
     o
 }
