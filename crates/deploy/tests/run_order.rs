@@ -176,10 +176,8 @@ impl ObjectStore for Fake {
             .unwrap()
             .objects
             .keys()
-            .filter_map(|k| {
-                k.starts_with(&start)
-                    .then(|| k[bucket.len() + 1..].to_string())
-            })
+            .filter(|k| k.starts_with(&start))
+            .map(|k| k[bucket.len() + 1..].to_string())
             .collect())
     }
     fn template_url(&self, bucket: &str, key: &str) -> String {
