@@ -9,6 +9,7 @@
 //! credentials from the environment, the ECS container credentials endpoint, profiles, IMDS; and
 //! `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_<SERVICE>`) to point every client at an emulator in tests.
 
+pub mod agent;
 pub mod deploy;
 pub mod ses;
 pub mod sftp;

@@ -1,11 +1,3 @@
-//! NOT YET COMPILED OR WIRED (issue 6, 2026-11-26): this folder is outside the module tree
-//! (`crates/aws/src/lib.rs` has no `pub mod agent;`) because its first build did not finish before
-//! the deadline on the shared machine. To wire it: add `pub mod agent;` to lib.rs, the dependency
-//! lines `aws-sdk-autoscaling`, `aws-sdk-secretsmanager`, `aws-sdk-dynamodb`, `aws-sdk-ssm`,
-//! `aws-sdk-cloudwatch` (all "1") and `idealstack-agent = { path = "../agent" }` to
-//! crates/aws/Cargo.toml, move `agent_moto_test.rs.draft` to crates/aws/tests/agent_moto.rs and
-//! `cli_agent.rs.draft` to crates/cli/src/agent.rs, then build and run the moto tests.
-//!
 //! The agent's ports on AWS (one module per service) and the wiring the `idealstack agent` role
 //! runs: settings from the environment the cluster stack's task definition sets, ports built on
 //! the SDK configuration, the reconcile loop until SIGTERM.
@@ -35,7 +27,9 @@ pub use idealstack_agent;
 use idealstack_agent::controller::{Agent, Timing};
 use idealstack_agent::database::{MysqlDatabases, ServerAccess};
 use idealstack_agent::folders::SiteFolders;
-use idealstack_agent::ports::{Databases, Lease, PortError, PortFuture, Ports, SiteCredentials};
+use idealstack_agent::ports::{
+    Databases, Lease, PortError, PortFuture, Ports, Secrets, SiteCredentials,
+};
 use idealstack_agent::reconcile::Config;
 use std::sync::{Arc, Mutex};
 
@@ -210,24 +204,17 @@ impl Databases for RdsDatabases {
 pub fn ports(config: &aws_config::SdkConfig, settings: &Settings) -> Ports {
     let ecs_client = aws_sdk_ecs::Client::new(config);
     let sm = aws_sdk_secretsmanager::Client::new(config);
-    let (secrets_port, databases): (
-        Option<Box<dyn idealstack_agent::ports::Secrets>>,
-        Option<Box<dyn Databases>>,
-    ) = match &settings.database_secret_arn {
-        Some(arn) => (
-            Some(Box::new(secrets::SecretsPort::new(
-                sm.clone(),
-                &settings.stack,
-            ))),
-            Some(Box::new(RdsDatabases {
-                secrets: secrets::SecretsPort::new(sm, &settings.stack),
-                master_arn: arn.clone(),
-                tls: settings.database_tls,
-                inner: Mutex::new(None),
-            })),
-        ),
-        None => (None, None),
-    };
+    let secrets_port: Option<Box<dyn Secrets>> = settings.database_secret_arn.as_ref().map(|_| {
+        Box::new(secrets::SecretsPort::new(sm.clone(), &settings.stack)) as Box<dyn Secrets>
+    });
+    let databases: Option<Box<dyn Databases>> = settings.database_secret_arn.as_ref().map(|arn| {
+        Box::new(RdsDatabases {
+            secrets: secrets::SecretsPort::new(sm, &settings.stack),
+            master_arn: arn.clone(),
+            tls: settings.database_tls,
+            inner: Mutex::new(None),
+        }) as Box<dyn Databases>
+    });
     let lease: Box<dyn Lease> = match &settings.lease_table {
         Some(table) => Box::new(lease::DynamoLease::new(
             aws_sdk_dynamodb::Client::new(config),
@@ -311,6 +298,17 @@ pub async fn run(settings: Settings) {
     eprintln!("agent: stopped");
 }
 
+/// The runtime type the agent runs on.
+pub type Runtime = tokio::runtime::Runtime;
+
+/// A multi-threaded runtime with timers and I/O for the agent (callers need no tokio dependency).
+pub fn runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,15 +354,4 @@ mod tests {
             }
         ));
     }
-}
-
-/// The runtime type the agent runs on.
-pub type Runtime = tokio::runtime::Runtime;
-
-/// A multi-threaded runtime with timers and I/O for the agent (callers need no tokio dependency).
-pub fn runtime() -> std::io::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
 }
