@@ -24,7 +24,7 @@ pub mod ssm;
 
 pub use idealstack_agent;
 
-use idealstack_agent::controller::{Agent, Timing};
+use idealstack_agent::controller::{Agent, PassError, PassOutcome, Timing};
 use idealstack_agent::database::{MysqlDatabases, ServerAccess};
 use idealstack_agent::folders::SiteFolders;
 use idealstack_agent::ports::{
@@ -225,8 +225,14 @@ pub fn ports(config: &aws_config::SdkConfig, settings: &Settings) -> Ports {
         None => Box::new(NoLease),
     };
     Ports {
+        // Path-style addressing works with every endpoint (an emulator included); AWS accepts it
+        // (the same choice as the SFTP gateway's user store).
         state: Box::new(s3::StateBucket::new(
-            aws_sdk_s3::Client::new(config),
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(true)
+                    .build(),
+            ),
             &settings.state_bucket,
         )),
         ecs: Box::new(ecs::EcsPort::new(
@@ -265,31 +271,53 @@ pub fn holder_id() -> String {
     format!("{}-{}", host.trim(), std::process::id())
 }
 
-/// Runs the agent until SIGTERM (ECS stops tasks with SIGTERM).
-pub async fn run(settings: Settings) {
+/// The agent on the SDK configuration from the standard chain (`AWS_ENDPOINT_URL` honoured).
+async fn agent(settings: &Settings) -> Agent {
     let config = crate::load_sdk_config().await;
     if settings.lease_table.is_none() {
         eprintln!(
             "agent: IDEALSTACK_LEASE_TABLE is not set: running without a lease (safe only while one agent runs)"
         );
     }
-    let mut agent = Agent::new(
-        ports(&config, &settings),
-        Config::default(),
-        Timing::default(),
-        holder_id(),
-    );
     eprintln!(
         "agent: reconciling stack {} (cluster {}, group {})",
         settings.stack, settings.cluster, settings.autoscaling_group
     );
-    // ECS stops tasks with SIGTERM; elsewhere (or if the handler cannot be set) Ctrl-C.
+    Agent::new(
+        ports(&config, settings),
+        Config::default(),
+        Timing::default(),
+        holder_id(),
+    )
+}
+
+/// One pass (`idealstack agent --once`): lease, observe, decide, act; each action is logged to
+/// stderr with its reason.
+pub async fn run_once(settings: Settings) -> Result<PassOutcome, PassError> {
+    let outcome = agent(&settings).await.pass().await?;
+    match &outcome {
+        PassOutcome::Standby => eprintln!("agent: another agent holds the lease: nothing done"),
+        PassOutcome::Acted(lines) if lines.is_empty() => {
+            eprintln!("agent: nothing to do: the cluster matches the desired state")
+        }
+        PassOutcome::Acted(_) => {}
+    }
+    Ok(outcome)
+}
+
+/// Runs the agent until SIGTERM (ECS stops tasks with SIGTERM) or Ctrl-C.
+pub async fn run(settings: Settings) {
+    let mut agent = agent(&settings).await;
+    // ECS stops tasks with SIGTERM; an operator's terminal sends SIGINT (Ctrl-C).
     let stop = async {
         #[cfg(unix)]
         if let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
-            term.recv().await;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
             return;
         }
         let _ = tokio::signal::ctrl_c().await;

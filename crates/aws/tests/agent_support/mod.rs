@@ -449,9 +449,7 @@ pub async fn lease_holder(c: &SdkConfig) -> Option<String> {
         .await
         .unwrap()
         .item?;
-    item.get("holder")
-        .and_then(|v| v.as_s().ok())
-        .map(String::clone)
+    item.get("holder").and_then(|v| v.as_s().ok()).cloned()
 }
 
 /// Scripted request rates: moto does not serve CloudWatch's protocol (the real implementation is
