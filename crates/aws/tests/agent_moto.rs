@@ -332,6 +332,11 @@ fn a_newer_ami_starts_one_instance_refresh_that_keeps_full_capacity() {
         );
         assert_eq!(prefs.max_healthy_percentage, Some(200));
         assert_eq!(prefs.skip_matching, Some(true));
+        assert_eq!(
+            prefs.scale_in_protected_instances,
+            Some(aws_sdk_autoscaling::types::ScaleInProtectedInstances::Refresh),
+            "the group's instances are protected from scale-in: refresh them anyway"
+        );
         assert!(
             lines.iter().any(|l| l.starts_with("instance refresh ")
                 && l.contains(NEW_AMI)
