@@ -1,6 +1,6 @@
 //! The `<stack>-cluster` stack: ECS cluster, the EC2 instances that run every task (launch
 //! template on the ECS-optimised AMI, mixed-instances ASG, capacity provider with managed
-//! scaling, termination protection and draining), the PHP health daemon and its instance health
+//! draining; the agent is the scaler, so no managed scaling), the PHP health daemon and its instance health
 //! target group, the agent service and the SFTP service behind a network load balancer (the
 //! services themselves are in `services.rs`).
 
@@ -348,8 +348,12 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
         "idealstack",
         json!({
             "instance-replacement": "A new AMI or launch template version reaches running instances through the \
-                idealstack agent, which drains and replaces them one at a time (ECS managed draining); \
-                CloudFormation never replaces instances itself, so no UpdatePolicy.",
+                idealstack agent, which starts an instance refresh keeping 100% healthy (new instances first, \
+                ECS managed draining on each old one); CloudFormation never replaces instances itself, so no \
+                UpdatePolicy.",
+            "scale-in": "New instances are protected from scale-in, so the group never picks an instance to \
+                remove by itself: the agent drains an instance and then terminates it explicitly \
+                (TerminateInstanceInAutoScalingGroup, decrementing the capacity).",
         }),
     );
     t.resource(
@@ -358,16 +362,20 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
         json!({
             "AutoScalingGroupProvider": {
                 "AutoScalingGroupArn": r("AutoScalingGroup"),
-                "ManagedScaling": {
-                    "Status": "ENABLED",
-                    "TargetCapacity": o.target_capacity_percent,
-                    "MinimumScalingStepSize": 1,
-                    "MaximumScalingStepSize": 10,
-                    "InstanceWarmupPeriod": 180,
-                },
-                "ManagedTerminationProtection": "ENABLED",
+                "ManagedScaling": { "Status": "DISABLED" },
+                "ManagedTerminationProtection": "DISABLED",
                 "ManagedDraining": "ENABLED",
             },
+        }),
+    )
+    .metadata(
+        "idealstack",
+        json!({
+            "scaling": "The idealstack agent is the cluster's only scaler (instances and each site's tasks, \
+                from request rates; see ARCHITECTURE.md): managed scaling would fight it, so it is off, and \
+                with it managed termination protection (which needs it). Managed draining stays on: a \
+                termination the group starts itself (health replacement, instance refresh, Spot) drains the \
+                instance's tasks first.",
         }),
     );
     t.resource(
