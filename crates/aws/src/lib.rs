@@ -16,6 +16,19 @@ pub mod sftp;
 
 use aws_config::SdkConfig;
 
+/// The SDK crates this crate builds on, re-exported so that tests of other crates can set up and
+/// inspect an emulator without depending on `aws-sdk-*` themselves (ARCHITECTURE.md: only this
+/// crate depends on the SDK).
+pub mod sdk {
+    pub use aws_config;
+    pub use aws_sdk_autoscaling;
+    pub use aws_sdk_dynamodb;
+    pub use aws_sdk_ecs;
+    pub use aws_sdk_elasticloadbalancingv2;
+    pub use aws_sdk_s3;
+    pub use aws_sdk_ssm;
+}
+
 /// Errors while setting up AWS access.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {

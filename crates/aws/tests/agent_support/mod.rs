@@ -10,11 +10,16 @@
 #![allow(dead_code)]
 
 use aws_config::SdkConfig;
+// Through idealstack-aws, so the CLI's tests need no SDK dependency of their own.
 use idealstack_agent::folders::SiteFolders;
 use idealstack_agent::ports::{AutoScaling, Metrics, PortFuture, Ports};
 use idealstack_aws::agent::{
     autoscaling::AutoScalingPort, ecs::EcsPort, elb::HealthTargetGroup, lease::DynamoLease,
     s3::StateBucket, ssm::AmiParameter,
+};
+use idealstack_aws::sdk::{
+    aws_config, aws_sdk_autoscaling, aws_sdk_dynamodb, aws_sdk_ecs, aws_sdk_elasticloadbalancingv2,
+    aws_sdk_s3, aws_sdk_ssm,
 };
 use idealstack_testbed::Moto;
 use std::collections::BTreeMap;
