@@ -331,7 +331,11 @@ fn a_newer_ami_starts_one_instance_refresh_that_keeps_full_capacity() {
             "full capacity kept"
         );
         assert_eq!(prefs.max_healthy_percentage, Some(200));
-        assert_eq!(prefs.skip_matching, Some(true));
+        assert_eq!(
+            prefs.skip_matching,
+            Some(false),
+            "the template version does not change"
+        );
         assert_eq!(
             prefs.scale_in_protected_instances,
             Some(aws_sdk_autoscaling::types::ScaleInProtectedInstances::Refresh),

@@ -111,12 +111,6 @@ pub fn cluster(o: &ClusterOptions) -> StackSpec {
             "The database master secret the agent uses.",
         );
     }
-    t.param_default(
-        "AmiId",
-        "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-        "ECS-optimised Amazon Linux 2023 AMI, resolved from AWS's public SSM parameter at each deploy.",
-        ecs_ami_parameter(o.architecture),
-    );
     for (p, value, desc) in [
         (
             "PhpImageRepository",
@@ -276,7 +270,10 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
         "AWS::EC2::LaunchTemplate",
         json!({
             "LaunchTemplateData": {
-                "ImageId": r("AmiId"),
+                // EC2 resolves AWS's public parameter at each launch, so every new instance (and
+                // every instance an instance refresh brings) runs the newest ECS-optimised AMI
+                // without a deploy; the agent starts the refresh when the parameter moves on.
+                "ImageId": format!("resolve:ssm:{}", ecs_ami_parameter(o.architecture)),
                 "IamInstanceProfile": { "Arn": ga("InstanceProfile", "Arn") },
                 "SecurityGroupIds": [r("InstanceSecurityGroupId")],
                 "MetadataOptions": {
@@ -347,9 +344,12 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
     .metadata(
         "idealstack",
         json!({
-            "instance-replacement": "A new AMI or launch template version reaches running instances through the \
-                idealstack agent, which starts an instance refresh keeping 100% healthy (new instances first, \
-                ECS managed draining on each old one); CloudFormation never replaces instances itself, so no \
+            "instance-replacement": "The launch template names the AMI as AWS's public SSM parameter \
+                (resolve:ssm), so new instances always start on the newest ECS-optimised AMI. Running \
+                instances reach it through the idealstack agent: when the parameter names an AMI some \
+                instances do not run, it starts an instance refresh keeping 100% healthy (new instances \
+                first, ECS managed draining on each old one, matching instances not skipped since the \
+                template version does not change). CloudFormation never replaces instances itself, so no \
                 UpdatePolicy.",
             "scale-in": "New instances are protected from scale-in, so the group never picks an instance to \
                 remove by itself: the agent drains an instance and then terminates it explicitly \

@@ -122,7 +122,10 @@ impl AutoScaling for AutoScalingPort {
                 .min_healthy_percentage(100)
                 .max_healthy_percentage(200)
                 .instance_warmup(180)
-                .skip_matching(true)
+                // The launch template names the AMI as the SSM parameter (resolve:ssm), so its
+                // version does not change when AWS publishes an AMI: "matching" instances must
+                // not be skipped.
+                .skip_matching(false)
                 .scale_in_protected_instances(ScaleInProtectedInstances::Refresh)
                 .build();
             let resp = self
