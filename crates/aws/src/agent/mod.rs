@@ -4,7 +4,7 @@
 //!
 //! | port | module | calls |
 //! | --- | --- | --- |
-//! | state bucket | [`s3`] | `s3:GetObject` |
+//! | state bucket | [`s3`] | `s3:GetObject` (+ `s3:ListBucket`, so a missing key reads as absent) |
 //! | ECS | [`ecs`] | `ecs:ListServices`, `DescribeServices`, `ListTasks`, `DescribeTasks`, `ListContainerInstances`, `DescribeContainerInstances`, `UpdateService`, `UpdateContainerInstancesState` |
 //! | Auto Scaling | [`autoscaling`] | `autoscaling:DescribeAutoScalingGroups`, `DescribeInstanceRefreshes`, `SetDesiredCapacity`, `TerminateInstanceInAutoScalingGroup`, `StartInstanceRefresh` |
 //! | health target group | [`elb`] | `elasticloadbalancing:DescribeTargetHealth` |
@@ -12,6 +12,11 @@
 //! | AMI | [`ssm`] | `ssm:GetParameter` |
 //! | secrets | [`secrets`] | `secretsmanager:ListSecrets`, `GetSecretValue` |
 //! | lease | [`lease`] | `dynamodb:PutItem` (conditional) |
+//! | site folders | `idealstack_agent::folders` | EFS through the agent's access point: `elasticfilesystem:ClientMount`, `ClientWrite`, `ClientRootAccess` |
+//! | (keys) | | `kms:Decrypt` through S3, Secrets Manager, DynamoDB; `kms:Encrypt`, `GenerateDataKey`, `DescribeKey` through DynamoDB |
+//!
+//! The agent's IAM role (crates/templates/src/services.rs) grants exactly these;
+//! crates/templates/tests/agent_role.rs keeps the two in step.
 
 pub mod autoscaling;
 pub mod cloudwatch;
