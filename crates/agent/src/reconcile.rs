@@ -324,7 +324,7 @@ pub fn reconcile(world: &World, memory: &Memory, config: &Config) -> (Vec<Action
             .filter_map(|s| {
                 let most = s.tasks_per_instance.values().copied().max().unwrap_or(0);
                 let even = s.running.div_ceil(active.len() as u32);
-                (most > even).then_some((most - even, s))
+                (most > even).then(|| (most - even, s))
             })
             .max_by_key(|(excess, s)| (*excess, s.running));
         if let Some((_, s)) = busiest {

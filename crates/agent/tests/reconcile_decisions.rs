@@ -240,6 +240,19 @@ fn a_joined_instance_gets_the_busiest_site_spread_onto_it() {
 }
 
 #[test]
+fn a_service_whose_tasks_are_not_listed_yet_is_not_spread() {
+    // ECS reports running tasks before ListTasks shows where they run (or the tasks are fewer per
+    // instance than an even share): the check must not underflow, and there is nothing to spread.
+    let mut w = world(&[0, 0, 0], 10.0);
+    w.group.desired = 3;
+    let shop = w.services.get_mut("shop").unwrap();
+    shop.running = 5;
+    shop.tasks_per_instance.clear();
+    let (actions, _) = reconcile(&w, &Memory::default(), &Config::default());
+    assert!(!kinds(&actions).contains(&"spread"), "{actions:?}");
+}
+
+#[test]
 fn new_ami_rolls_the_fleet_once_per_schedule() {
     let mut w = world(&[2, 2], 10.0);
     w.latest_ami = Some("ami-2".into());

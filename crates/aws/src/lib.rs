@@ -9,11 +9,25 @@
 //! credentials from the environment, the ECS container credentials endpoint, profiles, IMDS; and
 //! `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_<SERVICE>`) to point every client at an emulator in tests.
 
+pub mod agent;
 pub mod deploy;
 pub mod ses;
 pub mod sftp;
 
 use aws_config::SdkConfig;
+
+/// The SDK crates this crate builds on, re-exported so that tests of other crates can set up and
+/// inspect an emulator without depending on `aws-sdk-*` themselves (ARCHITECTURE.md: only this
+/// crate depends on the SDK).
+pub mod sdk {
+    pub use aws_config;
+    pub use aws_sdk_autoscaling;
+    pub use aws_sdk_dynamodb;
+    pub use aws_sdk_ecs;
+    pub use aws_sdk_elasticloadbalancingv2;
+    pub use aws_sdk_s3;
+    pub use aws_sdk_ssm;
+}
 
 /// Errors while setting up AWS access.
 #[derive(Debug, thiserror::Error)]

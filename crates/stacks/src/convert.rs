@@ -181,7 +181,6 @@ pub fn cluster_options(model: &Model, images: &Images) -> t::ClusterOptions {
         on_demand_percentage_above_base: 100,
         root_volume_gb: 30,
         // 10% headroom so a busy site's new tasks start without waiting for an instance.
-        target_capacity_percent: 90,
         php_image: images.php(&s.php),
         idealstack_image: images.idealstack(),
         ecr_repositories: images.ecr_repositories.clone(),
@@ -242,7 +241,6 @@ pub fn site_options(
         min_tasks: site.min_tasks,
         max_tasks: site.max_tasks,
         desired_count: site.min_tasks,
-        cpu_target_percent: 60,
         environment: site.environment.clone(),
         secrets: site
             .secrets

@@ -154,14 +154,6 @@ impl Template {
         );
     }
 
-    /// A parameter with a default value.
-    pub(crate) fn param_default(&mut self, name: &str, ty: &str, description: &str, default: &str) {
-        self.section("Parameters").insert(
-            name.into(),
-            json!({ "Type": ty, "Description": description, "Default": default }),
-        );
-    }
-
     /// Adds extra keys (AllowedPattern, MinValue, ...) to an existing parameter.
     pub(crate) fn param_extra(&mut self, name: &str, key: &str, value: Value) {
         let p = self

@@ -1,6 +1,6 @@
 //! The `<stack>-cluster` stack: ECS cluster, the EC2 instances that run every task (launch
 //! template on the ECS-optimised AMI, mixed-instances ASG, capacity provider with managed
-//! scaling, termination protection and draining), the PHP health daemon and its instance health
+//! draining; the agent is the scaler, so no managed scaling), the PHP health daemon and its instance health
 //! target group, the agent service and the SFTP service behind a network load balancer (the
 //! services themselves are in `services.rs`).
 
@@ -111,12 +111,6 @@ pub fn cluster(o: &ClusterOptions) -> StackSpec {
             "The database master secret the agent uses.",
         );
     }
-    t.param_default(
-        "AmiId",
-        "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
-        "ECS-optimised Amazon Linux 2023 AMI, resolved from AWS's public SSM parameter at each deploy.",
-        ecs_ami_parameter(o.architecture),
-    );
     for (p, value, desc) in [
         (
             "PhpImageRepository",
@@ -276,7 +270,10 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
         "AWS::EC2::LaunchTemplate",
         json!({
             "LaunchTemplateData": {
-                "ImageId": r("AmiId"),
+                // EC2 resolves AWS's public parameter at each launch, so every new instance (and
+                // every instance an instance refresh brings) runs the newest ECS-optimised AMI
+                // without a deploy; the agent starts the refresh when the parameter moves on.
+                "ImageId": format!("resolve:ssm:{}", ecs_ami_parameter(o.architecture)),
                 "IamInstanceProfile": { "Arn": ga("InstanceProfile", "Arn") },
                 "SecurityGroupIds": [r("InstanceSecurityGroupId")],
                 "MetadataOptions": {
@@ -347,9 +344,16 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
     .metadata(
         "idealstack",
         json!({
-            "instance-replacement": "A new AMI or launch template version reaches running instances through the \
-                idealstack agent, which drains and replaces them one at a time (ECS managed draining); \
-                CloudFormation never replaces instances itself, so no UpdatePolicy.",
+            "instance-replacement": "The launch template names the AMI as AWS's public SSM parameter \
+                (resolve:ssm), so new instances always start on the newest ECS-optimised AMI. Running \
+                instances reach it through the idealstack agent: when the parameter names an AMI some \
+                instances do not run, it starts an instance refresh keeping 100% healthy (new instances \
+                first, ECS managed draining on each old one, matching instances not skipped since the \
+                template version does not change). CloudFormation never replaces instances itself, so no \
+                UpdatePolicy.",
+            "scale-in": "New instances are protected from scale-in, so the group never picks an instance to \
+                remove by itself: the agent drains an instance and then terminates it explicitly \
+                (TerminateInstanceInAutoScalingGroup, decrementing the capacity).",
         }),
     );
     t.resource(
@@ -358,16 +362,20 @@ fn instances(t: &mut Template, o: &ClusterOptions) {
         json!({
             "AutoScalingGroupProvider": {
                 "AutoScalingGroupArn": r("AutoScalingGroup"),
-                "ManagedScaling": {
-                    "Status": "ENABLED",
-                    "TargetCapacity": o.target_capacity_percent,
-                    "MinimumScalingStepSize": 1,
-                    "MaximumScalingStepSize": 10,
-                    "InstanceWarmupPeriod": 180,
-                },
-                "ManagedTerminationProtection": "ENABLED",
+                "ManagedScaling": { "Status": "DISABLED" },
+                "ManagedTerminationProtection": "DISABLED",
                 "ManagedDraining": "ENABLED",
             },
+        }),
+    )
+    .metadata(
+        "idealstack",
+        json!({
+            "scaling": "The idealstack agent is the cluster's only scaler (instances and each site's tasks, \
+                from request rates; see ARCHITECTURE.md): managed scaling would fight it, so it is off, and \
+                with it managed termination protection (which needs it). Managed draining stays on: a \
+                termination the group starts itself (health replacement, instance refresh, Spot) drains the \
+                instance's tasks first.",
         }),
     );
     t.resource(

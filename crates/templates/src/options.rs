@@ -163,8 +163,6 @@ pub struct ClusterOptions {
     pub on_demand_percentage_above_base: u32,
     /// Root gp3 volume size in GB (>= 30 for the ECS-optimised AMI).
     pub root_volume_gb: u32,
-    /// Capacity provider target utilisation in percent (100 = no spare instance).
-    pub target_capacity_percent: u32,
     /// The PHP image of the health daemon (the default PHP version).
     pub php_image: ImageRef,
     /// The idealstack image (agent and SFTP gateway).
@@ -311,8 +309,6 @@ pub struct SiteOptions {
     pub max_tasks: u32,
     /// Desired task count for this deploy (a template parameter).
     pub desired_count: u32,
-    /// Target CPU utilisation of the scaling policy, in percent.
-    pub cpu_target_percent: u32,
     /// Plain environment variables (never secrets).
     pub environment: BTreeMap<String, String>,
     /// Secret environment variables: name -> Secrets Manager secret ARN (optionally with

@@ -145,9 +145,43 @@ pub(crate) fn health(t: &mut Template, o: &ClusterOptions) {
     );
 }
 
+/// Where the agent mounts the `/sites` folder of the sites' file system (`IDEALSTACK_SITES_ROOT`).
+pub(crate) const AGENT_SITES_ROOT: &str = "/mnt/efs/sites";
+
+/// The agent: its IAM policy holds exactly the calls of the module table in
+/// crates/aws/src/agent/mod.rs (plus the KMS use those calls imply on the stack's key), its lease
+/// table, the `/sites` folder of EFS, and the environment `idealstack agent` reads.
 pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
     let services = sub(
         "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${AWS::StackName}/*",
+    );
+    let group = sub(
+        "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-instances",
+    );
+    t.resource(
+        "AgentLeaseTable",
+        "AWS::DynamoDB::Table",
+        json!({
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{ "AttributeName": "id", "AttributeType": "S" }],
+            "KeySchema": [{ "AttributeName": "id", "KeyType": "HASH" }],
+            "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": r("KmsKeyArn") },
+        }),
+    )
+    .delete()
+    .skip(&[(
+        "CKV_AWS_28",
+        "The lease table holds one item (which agent acts, until when) that every agent rewrites each \
+         minute; there is nothing to recover to a point in time, and a lost table is recreated by the stack.",
+    )])
+    .metadata(
+        "idealstack",
+        json!({
+            "purpose": "The agents' lease: one item written with a conditional PutItem (free, expired, or \
+                already ours), so only one of several agent tasks acts (during a deployment two may run).",
+            "holds-no-data": "Only which agent acts and until when, rewritten every pass: deleted with \
+                its stack (nothing to keep), recreated empty by the next.",
+        }),
     );
     let mut statements = vec![
         allow(
@@ -180,17 +214,17 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             json!("*"),
             json!({ "ArnEquals": { "ecs:cluster": sub(CLUSTER_ARN) } }),
         ),
+        // The agent is the cluster's scaler: it raises the desired capacity, removes instances it
+        // drained (TerminateInstanceInAutoScalingGroup with decrement), replaces broken ones, and
+        // rolls the fleet onto a new AMI.
         allow(
-            "ScaleThisClustersInstances",
+            "ScaleAndRollThisClustersInstances",
             &[
                 "autoscaling:SetDesiredCapacity",
-                "autoscaling:SetInstanceProtection",
+                "autoscaling:StartInstanceRefresh",
                 "autoscaling:TerminateInstanceInAutoScalingGroup",
-                "autoscaling:UpdateAutoScalingGroup",
             ],
-            json!([sub(
-                "arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-instances"
-            )]),
+            json!([group]),
         ),
         // Describe calls of Auto Scaling, Elastic Load Balancing and CloudWatch have no
         // resource-level permissions: `*` is their only valid resource.
@@ -198,9 +232,8 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             "ObserveInstancesTargetsAndMetrics",
             &[
                 "autoscaling:DescribeAutoScalingGroups",
-                "autoscaling:DescribeScalingActivities",
+                "autoscaling:DescribeInstanceRefreshes",
                 "cloudwatch:GetMetricData",
-                "elasticloadbalancing:DescribeTargetGroups",
                 "elasticloadbalancing:DescribeTargetHealth",
             ],
             json!("*"),
@@ -213,6 +246,7 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
                 ecs_ami_parameter(o.architecture)
             ))]),
         ),
+        // ListBucket lets a missing desired state read as "not deployed yet" (404), not 403.
         allow(
             "ListStateBucket",
             &["s3:ListBucket"],
@@ -222,6 +256,34 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             "ReadState",
             &["s3:GetObject"],
             json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}/*")]),
+        ),
+        allow(
+            "HoldTheLease",
+            &["dynamodb:PutItem"],
+            json!([ga("AgentLeaseTable", "Arn")]),
+        ),
+        allow_if(
+            "UseTheLeaseTablesKey",
+            &[
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey",
+            ],
+            json!([r("KmsKeyArn")]),
+            json!({ "StringEquals": { "kms:ViaService": sub("dynamodb.${AWS::Region}.amazonaws.com") } }),
+        ),
+        // The agent creates /sites/<site> (root-owned) and its folders owned by the site's uid:
+        // root on the file system, through its own access point rooted at /sites only.
+        allow_if(
+            "ManageTheSiteFolders",
+            &[
+                "elasticfilesystem:ClientMount",
+                "elasticfilesystem:ClientRootAccess",
+                "elasticfilesystem:ClientWrite",
+            ],
+            json!([sub(FS_ARN)]),
+            json!({ "StringEquals": { "elasticfilesystem:AccessPointArn": ga("AgentAccessPoint", "Arn") } }),
         ),
     ];
     let mut via = vec![sub("s3.${AWS::Region}.amazonaws.com")];
@@ -235,10 +297,7 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
         // the stack: the tag condition scopes the agent to this stack's site secrets.
         statements.push(allow_if(
             "ReadSiteDatabaseSecrets",
-            &[
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-            ],
+            &["secretsmanager:GetSecretValue"],
             json!([sub(
                 "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
             )]),
@@ -246,6 +305,13 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
                 "aws:ResourceTag/idealstack:stack": o.stack,
                 "aws:ResourceTag/idealstack:purpose": "site-database",
             } }),
+        ));
+        // ListSecrets has no resource-level permissions and no condition key that narrows it:
+        // `*` is the only valid resource. It returns names and tags, never secret values.
+        statements.push(allow(
+            "FindSiteDatabaseSecrets",
+            &["secretsmanager:ListSecrets"],
+            json!("*"),
         ));
         via.push(sub("secretsmanager.${AWS::Region}.amazonaws.com"));
     }
@@ -259,7 +325,7 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
         "AgentTaskRole",
         "AWS::IAM::Role",
         json!({
-            "Description": "The idealstack agent: reconciles this cluster's services, instances and site databases.",
+            "Description": "The idealstack agent: scales this cluster's services and instances, drains, replaces and rolls instances, site folders and databases.",
             "AssumeRolePolicyDocument": ecs_tasks_trust(),
             "Policies": [inline("agent", statements)],
         }),
@@ -271,11 +337,36 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
         "AgentLogGroup",
         &o.ecr_repositories,
     );
+    t.resource(
+        "AgentAccessPoint",
+        "AWS::EFS::AccessPoint",
+        json!({
+            "FileSystemId": r("FileSystemId"),
+            "RootDirectory": {
+                "Path": "/sites",
+                "CreationInfo": { "OwnerUid": "0", "OwnerGid": "0", "Permissions": "0755" },
+            },
+            "AccessPointTags": [{ "Key": "Name", "Value": sub("${AWS::StackName}-agent") }],
+        }),
+    )
+    .metadata(
+        "idealstack",
+        json!({
+            "purpose": "The agent's view of EFS: /sites only (not the SFTP host keys beside it). No PosixUser: \
+                the agent runs as root (uid 0, every capability dropped but CHOWN and FOWNER) because the \
+                folder contract makes /sites/<site> root-owned and its folders owned by the site's uid, \
+                which only root can set; IAM grants ClientRootAccess through this access point alone.",
+        }),
+    );
     let mut env = vec![
         json!({ "Name": "IDEALSTACK_STACK", "Value": o.stack }),
         json!({ "Name": "IDEALSTACK_CLUSTER", "Value": r("Cluster") }),
         json!({ "Name": "IDEALSTACK_AUTOSCALING_GROUP", "Value": sub("${AWS::StackName}-instances") }),
         json!({ "Name": "IDEALSTACK_STATE_BUCKET", "Value": r("StateBucketName") }),
+        json!({ "Name": "IDEALSTACK_LEASE_TABLE", "Value": r("AgentLeaseTable") }),
+        json!({ "Name": "IDEALSTACK_HEALTH_TARGET_GROUP_ARN", "Value": r("HealthTargetGroup") }),
+        json!({ "Name": "IDEALSTACK_AMI_PARAMETER", "Value": ecs_ami_parameter(o.architecture) }),
+        json!({ "Name": "IDEALSTACK_SITES_ROOT", "Value": AGENT_SITES_ROOT }),
         json!({ "Name": "AWS_REGION", "Value": r("AWS::Region") }),
     ];
     if o.has_database {
@@ -290,6 +381,14 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             "RequiresCompatibilities": ["EC2"],
             "ExecutionRoleArn": ga("AgentExecutionRole", "Arn"),
             "TaskRoleArn": ga("AgentTaskRole", "Arn"),
+            "Volumes": [{
+                "Name": "sites",
+                "EFSVolumeConfiguration": {
+                    "FilesystemId": r("FileSystemId"),
+                    "TransitEncryption": "ENABLED",
+                    "AuthorizationConfig": { "AccessPointId": r("AgentAccessPoint"), "IAM": "ENABLED" },
+                },
+            }],
             "ContainerDefinitions": [{
                 "Name": "agent",
                 "Image": sub("${IdealstackImageRepository}:${IdealstackImageTag}"),
@@ -297,10 +396,14 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
                 "Essential": true,
                 "Cpu": 128,
                 "Memory": 256,
-                "User": "65534:65534",
+                "User": "0:0",
                 "Privileged": false,
                 "ReadonlyRootFilesystem": true,
-                "LinuxParameters": { "InitProcessEnabled": true },
+                "LinuxParameters": {
+                    "InitProcessEnabled": true,
+                    "Capabilities": { "Drop": ["ALL"], "Add": ["CHOWN", "FOWNER"] },
+                },
+                "MountPoints": [{ "SourceVolume": "sites", "ContainerPath": AGENT_SITES_ROOT, "ReadOnly": false }],
                 "Environment": env,
                 "LogConfiguration": awslogs("AgentLogGroup", "agent"),
             }],
@@ -314,7 +417,8 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             "TaskDefinition": r("AgentTaskDefinition"),
             "DesiredCount": 1,
             "CapacityProviderStrategy": [{ "CapacityProvider": r("CapacityProvider"), "Weight": 1, "Base": 0 }],
-            // One reconciler at a time: the old task stops before the new one starts.
+            // One reconciler at a time: the old task stops before the new one starts (and the
+            // lease covers the overlap if ECS ever runs two).
             "DeploymentConfiguration": {
                 "MinimumHealthyPercent": 0,
                 "MaximumPercent": 100,
@@ -325,7 +429,15 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             "PropagateTags": "SERVICE",
         }),
     )
-    .depends_on(&["ClusterCapacityProviders"]);
+    .depends_on(&["ClusterCapacityProviders"])
+    .metadata(
+        "idealstack",
+        json!({
+            "network": "Bridge mode on the container instances: the agent reaches the database (3306) and EFS \
+                (2049) through the instance security group, which the network stack's DatabaseSecurityGroup \
+                and EfsSecurityGroup admit, and AWS APIs through the instances' egress.",
+        }),
+    );
 }
 
 pub(crate) fn sftp(t: &mut Template, o: &ClusterOptions) {

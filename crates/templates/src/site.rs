@@ -46,7 +46,7 @@ pub fn site(o: &SiteOptions) -> StackSpec {
     let edge = edge_stack_name(&o.stack, o.shard);
     let mut t = Template::new(&format!(
         "idealstack {name}: site {} of stack {} on ALB shard {} - ECS service, task definition, \
-         target group, listener rules and certificates, EFS access point, log group, scaling{}.",
+         target group, listener rules and certificates, EFS access point, log group{} (the agent scales the service).",
         o.site,
         o.stack,
         o.shard,
@@ -549,32 +549,8 @@ fn service(t: &mut Template, o: &SiteOptions) {
         }),
     )
     .depends_on(&refs);
-    t.resource(
-        "ScalableTarget",
-        "AWS::ApplicationAutoScaling::ScalableTarget",
-        json!({
-            "ServiceNamespace": "ecs",
-            "ScalableDimension": "ecs:service:DesiredCount",
-            "ResourceId": sub("service/${ClusterName}/${Service.Name}"),
-            "MinCapacity": o.min_tasks,
-            "MaxCapacity": o.max_tasks,
-        }),
-    );
-    t.resource(
-        "CpuScalingPolicy",
-        "AWS::ApplicationAutoScaling::ScalingPolicy",
-        json!({
-            "PolicyName": sub("${AWS::StackName}-cpu"),
-            "PolicyType": "TargetTrackingScaling",
-            "ScalingTargetId": r("ScalableTarget"),
-            "TargetTrackingScalingPolicyConfiguration": {
-                "PredefinedMetricSpecification": { "PredefinedMetricType": "ECSServiceAverageCPUUtilization" },
-                "TargetValue": o.cpu_target_percent,
-                "ScaleInCooldown": 120,
-                "ScaleOutCooldown": 60,
-            },
-        }),
-    );
+    // No target tracking: the idealstack agent sets the desired count from request rates, within
+    // the DesiredCount parameter's MinValue/MaxValue (the manifest's range); see ARCHITECTURE.md.
 }
 
 /// The prefix of every session key of `site` in the shared sessions table (`shop#<session id>`).

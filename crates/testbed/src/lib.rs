@@ -116,15 +116,30 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` from the project's venv and waits until it answers.
     pub fn start() -> Moto {
-        let server = venv_tool("moto_server");
         let port = free_port();
-        let mut child = Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut command = Command::new(venv_tool("moto_server"));
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        Moto::spawn(command, port, "moto_server")
+    }
+
+    /// Starts moto server with the agent's named emulator gaps filled
+    /// (`crates/testbed/moto/agent_gaps.py`: instance refreshes, service tasks, a disconnected ECS
+    /// agent, a failing PHP health check) and waits until it answers.
+    pub fn start_agent() -> Moto {
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto/agent_gaps.py");
+        let mut command = Command::new(venv_tool("python"));
+        command.arg(script).arg(port.to_string());
+        Moto::spawn(command, port, "moto agent_gaps.py")
+    }
+
+    fn spawn(mut command: Command, port: u16, name: &str) -> Moto {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn moto_server");
+            .unwrap_or_else(|e| panic!("spawn {name} (run scripts/setup for the venv): {e}"));
         // Drain stderr in the background so the server never blocks on a full pipe; keep the
         // lines available for debugging through MOTO_LOG=1.
         if let Some(err) = child.stderr.take() {
@@ -137,9 +152,9 @@ impl Moto {
                 }
             });
         }
-        let mut guard = ChildGuard::new(child, "moto_server");
+        let mut guard = ChildGuard::new(child, name);
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_for_port(addr, Duration::from_secs(60), "moto_server");
+        wait_for_port(addr, Duration::from_secs(60), name);
         guard.assert_running();
         Moto { guard, port }
     }

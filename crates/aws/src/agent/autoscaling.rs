@@ -3,7 +3,7 @@
 
 use super::fail;
 use aws_sdk_autoscaling::Client;
-use aws_sdk_autoscaling::types::RefreshPreferences;
+use aws_sdk_autoscaling::types::{RefreshPreferences, ScaleInProtectedInstances};
 use idealstack_agent::ports::{AutoScaling, GroupInstance, GroupState, PortError, PortFuture};
 
 /// Calls on one Auto Scaling group.
@@ -115,12 +115,18 @@ impl AutoScaling for AutoScalingPort {
     fn start_refresh(&self) -> PortFuture<'_, String> {
         Box::pin(async move {
             // Full capacity throughout: new instances launch before old ones go (max 200%),
-            // and ECS managed draining moves tasks off each replaced instance.
+            // and ECS managed draining moves tasks off each replaced instance. The cluster's
+            // instances are protected from scale-in (the agent removes instances itself), and a
+            // refresh skips protected instances by default: they are refreshed explicitly.
             let prefs = RefreshPreferences::builder()
                 .min_healthy_percentage(100)
                 .max_healthy_percentage(200)
                 .instance_warmup(180)
-                .skip_matching(true)
+                // The launch template names the AMI as the SSM parameter (resolve:ssm), so its
+                // version does not change when AWS publishes an AMI: "matching" instances must
+                // not be skipped.
+                .skip_matching(false)
+                .scale_in_protected_instances(ScaleInProtectedInstances::Refresh)
                 .build();
             let resp = self
                 .client

@@ -1,8 +1,10 @@
 //! CloudWatch port of the agent: each site's request rate over the last complete minute, from
 //! its target group's `RequestCountPerTarget` times its running tasks.
 //!
-//! Moto does not serve CloudWatch's protocol, so this implementation is exercised in production
-//! only; tests of the loop use scripted metrics (see crates/agent/tests/support/scripted.rs).
+//! Moto does not serve CloudWatch's protocol (the SDK speaks CloudWatch's CBOR protocol), so
+//! `GetMetricData` is exercised in production only; tests of the loop use scripted metrics
+//! (crates/aws/tests/agent_support, crates/agent/tests/support/scripted.rs). The ECS half (which
+//! services have a target group) runs against moto in crates/cli/tests/cli_agent.rs.
 
 use super::fail;
 use aws_sdk_cloudwatch::Client;
@@ -16,6 +18,12 @@ use std::time::{Duration, SystemTime};
 pub fn target_group_dimension(arn: &str) -> Option<String> {
     let i = arn.find(":targetgroup/")?;
     Some(arn[i + 1..].to_string())
+}
+
+/// A site's requests per second from one minute's `RequestCountPerTarget` sum (requests per
+/// healthy target in that minute) and its running tasks (its targets).
+pub fn site_rate(per_target_per_minute: f64, running_tasks: u32) -> f64 {
+    per_target_per_minute * f64::from(running_tasks) / 60.0
 }
 
 /// Request rates through CloudWatch, target groups found through ECS.
@@ -150,7 +158,7 @@ impl CloudWatchMetrics {
                 };
                 // Results are newest first; no datapoint means no request.
                 let per_target = r.values().first().copied().unwrap_or(0.0);
-                rates.insert((*site).clone(), per_target * f64::from(*running) / 60.0);
+                rates.insert((*site).clone(), site_rate(per_target, *running));
             }
         }
         Ok(rates)
@@ -177,5 +185,13 @@ mod tests {
             Some("targetgroup/acme-shop/6d0ecf831eec9f09")
         );
         assert_eq!(target_group_dimension("arn:aws:s3:::bucket"), None);
+    }
+
+    #[test]
+    fn a_minutes_per_target_count_times_the_targets_is_the_sites_rate() {
+        // 4 tasks that each served 300 requests in the minute: 1200 requests, 20 per second.
+        assert_eq!(site_rate(300.0, 4), 20.0);
+        assert_eq!(site_rate(0.0, 4), 0.0);
+        assert_eq!(site_rate(300.0, 0), 0.0);
     }
 }

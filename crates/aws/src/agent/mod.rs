@@ -1,18 +1,10 @@
-//! NOT YET COMPILED OR WIRED (issue 6, 2026-11-26): this folder is outside the module tree
-//! (`crates/aws/src/lib.rs` has no `pub mod agent;`) because its first build did not finish before
-//! the deadline on the shared machine. To wire it: add `pub mod agent;` to lib.rs, the dependency
-//! lines `aws-sdk-autoscaling`, `aws-sdk-secretsmanager`, `aws-sdk-dynamodb`, `aws-sdk-ssm`,
-//! `aws-sdk-cloudwatch` (all "1") and `idealstack-agent = { path = "../agent" }` to
-//! crates/aws/Cargo.toml, move `agent_moto_test.rs.draft` to crates/aws/tests/agent_moto.rs and
-//! `cli_agent.rs.draft` to crates/cli/src/agent.rs, then build and run the moto tests.
-//!
 //! The agent's ports on AWS (one module per service) and the wiring the `idealstack agent` role
 //! runs: settings from the environment the cluster stack's task definition sets, ports built on
 //! the SDK configuration, the reconcile loop until SIGTERM.
 //!
 //! | port | module | calls |
 //! | --- | --- | --- |
-//! | state bucket | [`s3`] | `s3:GetObject` |
+//! | state bucket | [`s3`] | `s3:GetObject` (+ `s3:ListBucket`, so a missing key reads as absent) |
 //! | ECS | [`ecs`] | `ecs:ListServices`, `DescribeServices`, `ListTasks`, `DescribeTasks`, `ListContainerInstances`, `DescribeContainerInstances`, `UpdateService`, `UpdateContainerInstancesState` |
 //! | Auto Scaling | [`autoscaling`] | `autoscaling:DescribeAutoScalingGroups`, `DescribeInstanceRefreshes`, `SetDesiredCapacity`, `TerminateInstanceInAutoScalingGroup`, `StartInstanceRefresh` |
 //! | health target group | [`elb`] | `elasticloadbalancing:DescribeTargetHealth` |
@@ -20,6 +12,11 @@
 //! | AMI | [`ssm`] | `ssm:GetParameter` |
 //! | secrets | [`secrets`] | `secretsmanager:ListSecrets`, `GetSecretValue` |
 //! | lease | [`lease`] | `dynamodb:PutItem` (conditional) |
+//! | site folders | `idealstack_agent::folders` | EFS through the agent's access point: `elasticfilesystem:ClientMount`, `ClientWrite`, `ClientRootAccess` |
+//! | (keys) | | `kms:Decrypt` through S3, Secrets Manager, DynamoDB; `kms:Encrypt`, `GenerateDataKey`, `DescribeKey` through DynamoDB |
+//!
+//! The agent's IAM role (crates/templates/src/services.rs) grants exactly these;
+//! crates/templates/tests/agent_role.rs keeps the two in step.
 
 pub mod autoscaling;
 pub mod cloudwatch;
@@ -32,10 +29,12 @@ pub mod ssm;
 
 pub use idealstack_agent;
 
-use idealstack_agent::controller::{Agent, Timing};
+use idealstack_agent::controller::{Agent, PassError, PassOutcome, Timing};
 use idealstack_agent::database::{MysqlDatabases, ServerAccess};
 use idealstack_agent::folders::SiteFolders;
-use idealstack_agent::ports::{Databases, Lease, PortError, PortFuture, Ports, SiteCredentials};
+use idealstack_agent::ports::{
+    Databases, Lease, PortError, PortFuture, Ports, Secrets, SiteCredentials,
+};
 use idealstack_agent::reconcile::Config;
 use std::sync::{Arc, Mutex};
 
@@ -210,24 +209,17 @@ impl Databases for RdsDatabases {
 pub fn ports(config: &aws_config::SdkConfig, settings: &Settings) -> Ports {
     let ecs_client = aws_sdk_ecs::Client::new(config);
     let sm = aws_sdk_secretsmanager::Client::new(config);
-    let (secrets_port, databases): (
-        Option<Box<dyn idealstack_agent::ports::Secrets>>,
-        Option<Box<dyn Databases>>,
-    ) = match &settings.database_secret_arn {
-        Some(arn) => (
-            Some(Box::new(secrets::SecretsPort::new(
-                sm.clone(),
-                &settings.stack,
-            ))),
-            Some(Box::new(RdsDatabases {
-                secrets: secrets::SecretsPort::new(sm, &settings.stack),
-                master_arn: arn.clone(),
-                tls: settings.database_tls,
-                inner: Mutex::new(None),
-            })),
-        ),
-        None => (None, None),
-    };
+    let secrets_port: Option<Box<dyn Secrets>> = settings.database_secret_arn.as_ref().map(|_| {
+        Box::new(secrets::SecretsPort::new(sm.clone(), &settings.stack)) as Box<dyn Secrets>
+    });
+    let databases: Option<Box<dyn Databases>> = settings.database_secret_arn.as_ref().map(|arn| {
+        Box::new(RdsDatabases {
+            secrets: secrets::SecretsPort::new(sm, &settings.stack),
+            master_arn: arn.clone(),
+            tls: settings.database_tls,
+            inner: Mutex::new(None),
+        }) as Box<dyn Databases>
+    });
     let lease: Box<dyn Lease> = match &settings.lease_table {
         Some(table) => Box::new(lease::DynamoLease::new(
             aws_sdk_dynamodb::Client::new(config),
@@ -238,8 +230,14 @@ pub fn ports(config: &aws_config::SdkConfig, settings: &Settings) -> Ports {
         None => Box::new(NoLease),
     };
     Ports {
+        // Path-style addressing works with every endpoint (an emulator included); AWS accepts it
+        // (the same choice as the SFTP gateway's user store).
         state: Box::new(s3::StateBucket::new(
-            aws_sdk_s3::Client::new(config),
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(true)
+                    .build(),
+            ),
             &settings.state_bucket,
         )),
         ecs: Box::new(ecs::EcsPort::new(
@@ -278,37 +276,70 @@ pub fn holder_id() -> String {
     format!("{}-{}", host.trim(), std::process::id())
 }
 
-/// Runs the agent until SIGTERM (ECS stops tasks with SIGTERM).
-pub async fn run(settings: Settings) {
+/// The agent on the SDK configuration from the standard chain (`AWS_ENDPOINT_URL` honoured).
+async fn agent(settings: &Settings) -> Agent {
     let config = crate::load_sdk_config().await;
     if settings.lease_table.is_none() {
         eprintln!(
             "agent: IDEALSTACK_LEASE_TABLE is not set: running without a lease (safe only while one agent runs)"
         );
     }
-    let mut agent = Agent::new(
-        ports(&config, &settings),
-        Config::default(),
-        Timing::default(),
-        holder_id(),
-    );
     eprintln!(
         "agent: reconciling stack {} (cluster {}, group {})",
         settings.stack, settings.cluster, settings.autoscaling_group
     );
-    // ECS stops tasks with SIGTERM; elsewhere (or if the handler cannot be set) Ctrl-C.
+    Agent::new(
+        ports(&config, settings),
+        Config::default(),
+        Timing::default(),
+        holder_id(),
+    )
+}
+
+/// One pass (`idealstack agent --once`): lease, observe, decide, act; each action is logged to
+/// stderr with its reason.
+pub async fn run_once(settings: Settings) -> Result<PassOutcome, PassError> {
+    let outcome = agent(&settings).await.pass().await?;
+    match &outcome {
+        PassOutcome::Standby => eprintln!("agent: another agent holds the lease: nothing done"),
+        PassOutcome::Acted(lines) if lines.is_empty() => {
+            eprintln!("agent: nothing to do: the cluster matches the desired state")
+        }
+        PassOutcome::Acted(_) => {}
+    }
+    Ok(outcome)
+}
+
+/// Runs the agent until SIGTERM (ECS stops tasks with SIGTERM) or Ctrl-C.
+pub async fn run(settings: Settings) {
+    let mut agent = agent(&settings).await;
+    // ECS stops tasks with SIGTERM; an operator's terminal sends SIGINT (Ctrl-C).
     let stop = async {
         #[cfg(unix)]
         if let Ok(mut term) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
-            term.recv().await;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
             return;
         }
         let _ = tokio::signal::ctrl_c().await;
     };
     agent.run(stop).await;
     eprintln!("agent: stopped");
+}
+
+/// The runtime type the agent runs on.
+pub type Runtime = tokio::runtime::Runtime;
+
+/// A multi-threaded runtime with timers and I/O for the agent (callers need no tokio dependency).
+pub fn runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 #[cfg(test)]
@@ -356,15 +387,4 @@ mod tests {
             }
         ));
     }
-}
-
-/// The runtime type the agent runs on.
-pub type Runtime = tokio::runtime::Runtime;
-
-/// A multi-threaded runtime with timers and I/O for the agent (callers need no tokio dependency).
-pub fn runtime() -> std::io::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
 }

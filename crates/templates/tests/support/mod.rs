@@ -99,7 +99,6 @@ pub fn cluster_opts(stack: &str, has_database: bool, retention: u32, ecr: bool) 
         on_demand_base_capacity: 2,
         on_demand_percentage_above_base: 100,
         root_volume_gb: 40,
-        target_capacity_percent: 90,
         php_image: image("public.ecr.aws/idealstack/php", "8.3-0.1.0"),
         idealstack_image: image("public.ecr.aws/idealstack/idealstack", "0.1.0"),
         ecr_repositories: if ecr {
@@ -190,7 +189,6 @@ pub fn site_opts(stack: &str, site: &str, shard: u32, uid: u32, case: SiteCase) 
         min_tasks: 2,
         max_tasks: 8,
         desired_count: 2,
-        cpu_target_percent: 60,
         environment: BTreeMap::from([("APP_ENV".into(), "production".into())]),
         secrets: BTreeMap::from([
             (
