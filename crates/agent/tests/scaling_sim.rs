@@ -150,7 +150,7 @@ fn the_agent_meets_the_target_on_the_shipped_traces() {
 /// instance-hours than target tracking in total. (The policy's tunables were chosen against the
 /// shipped traces and this family together; BENCHMARKS.md also reports fresh seeds.)
 #[test]
-fn the_agent_holds_on_the_held_out_family() {
+fn the_agent_holds_on_the_validation_family() {
     let config = SimConfig::default();
     let rows: Vec<_> = trace::family::family()
         .iter()
