@@ -1,8 +1,10 @@
 //! The scaling benchmark (bench/scaling/run): replays traces through the agent's policy and AWS
 //! target tracking in the same run, with the clairvoyant lower bound, and prints a Markdown table.
 //!
-//! Usage: `scaling [--generate DIR] [TRACE.csv ...]`. `--generate` (re)writes the shipped traces
-//! into DIR first; without trace files the shipped set is generated in memory.
+//! Usage: `scaling [--generate DIR] [--family] [TRACE.csv ...]`. `--generate` (re)writes the
+//! shipped traces into DIR first; `--family` replays the held-out validation family
+//! (`trace::family`, generated in memory, never written to the shipped set) after any files;
+//! without trace files or `--family` the shipped set is generated in memory.
 
 use idealstack_agent::bench::{markdown, run_trace};
 use idealstack_agent::sim::SimConfig;
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut files = Vec::new();
+    let mut with_family = false;
     while let Some(arg) = args.next() {
         if arg == "--generate" {
             let Some(dir) = args.next() else {
@@ -26,11 +29,13 @@ fn main() -> ExitCode {
                 }
                 eprintln!("wrote {}", path.display());
             }
+        } else if arg == "--family" {
+            with_family = true;
         } else {
             files.push(arg);
         }
     }
-    let traces: Vec<Trace> = if files.is_empty() {
+    let mut traces: Vec<Trace> = if files.is_empty() && !with_family {
         trace::shipped()
     } else {
         let mut traces = Vec::new();
@@ -54,6 +59,9 @@ fn main() -> ExitCode {
         }
         traces
     };
+    if with_family {
+        traces.extend(trace::family::family());
+    }
     let config = SimConfig::default();
     let mut rows = Vec::new();
     for t in &traces {

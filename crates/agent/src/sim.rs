@@ -124,6 +124,9 @@ pub struct SimReport {
     pub instance_hours: f64,
     /// Site-minutes whose demand exceeded serving capacity.
     pub overload_site_minutes: u64,
+    /// Of those, the site-minutes in which the site had tasks waiting for a free slot (instances
+    /// were short, not the tasks wanted).
+    pub overload_waiting_for_slot: u64,
     /// Peak instance count.
     pub peak_instances: u32,
 }
@@ -397,6 +400,7 @@ pub fn simulate(config: &SimConfig, trace: &Trace, controller: &mut dyn Controll
     let mut history: Vec<MinuteMetrics> = Vec::with_capacity(trace.minutes);
     let mut instance_secs: u64 = 0;
     let mut overload: u64 = 0;
+    let mut overload_waiting: u64 = 0;
     let mut peak = 0u32;
     for minute in 0..trace.minutes {
         if minute > 0 {
@@ -404,9 +408,13 @@ pub fn simulate(config: &SimConfig, trace: &Trace, controller: &mut dyn Controll
             targets = controller.decide(minute, &history[..visible]);
         }
         let mut capacity = vec![0.0; n];
+        let mut waited = vec![false; n];
         for k in 0..ticks_per_minute {
             let now = (minute as u64 * 60) + k * tick;
             cluster.step(now, &targets);
+            for (site, w) in waited.iter_mut().enumerate() {
+                *w |= cluster.pending[site] > 0;
+            }
             instance_secs += cluster.instances.len() as u64 * tick;
             peak = peak.max(cluster.instances.len() as u32);
             for (site, cap) in capacity.iter_mut().enumerate() {
@@ -423,6 +431,7 @@ pub fn simulate(config: &SimConfig, trace: &Trace, controller: &mut dyn Controll
             let d = demand[site][minute];
             if d > cap + 1e-9 {
                 overload += 1;
+                overload_waiting += u64::from(waited[site]);
             }
             metrics.demand.push(d);
             metrics
@@ -448,6 +457,7 @@ pub fn simulate(config: &SimConfig, trace: &Trace, controller: &mut dyn Controll
     SimReport {
         instance_hours: instance_secs as f64 / 3600.0,
         overload_site_minutes: overload,
+        overload_waiting_for_slot: overload_waiting,
         peak_instances: peak,
     }
 }

@@ -6,8 +6,12 @@
 //! decimal). An optional first line `minute,site,demand` is a header; blank lines and lines
 //! starting with `#` are ignored. A site missing at a minute has demand 0 then. Records need not
 //! be sorted; a (minute, site) pair may appear once.
+//!
+//! [`family`] generates the held-out validation family (never shipped as files).
 
 use std::collections::BTreeMap;
+
+pub mod family;
 
 /// A parsed trace: demand per minute per site.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -130,6 +134,12 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         let v = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
         (v >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// A standard normal sample (Box-Muller).
+    pub fn gauss(&mut self) -> f64 {
+        let u1 = self.next_f64().max(1e-12);
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
     /// Multiplicative noise in [1 - amp, 1 + amp].
     pub fn noise(&mut self, amp: f64) -> f64 {
