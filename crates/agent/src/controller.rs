@@ -5,6 +5,7 @@
 
 use crate::desired::{DESIRED_KEY, Desired, DesiredError};
 use crate::ports::{PortError, Ports};
+use crate::purge::{Decision, PURGE_PREFIX, PurgeRequest, decide};
 use crate::reconcile::{Action, Config, Memory, World, reconcile};
 use std::time::Duration;
 
@@ -224,6 +225,63 @@ impl Agent {
         Ok(done)
     }
 
+    /// Removed sites whose data the user asked to delete ([`crate::purge`]): files, database
+    /// and retained secrets, then the request. A request that cannot be carried out is logged
+    /// and kept for the next pass; it never fails the pass (scaling goes on).
+    async fn purges(&self, world: &World) -> Vec<String> {
+        let keys = match self.ports.state.list(PURGE_PREFIX).await {
+            Ok(keys) => keys,
+            Err(e) => return vec![format!("purge: cannot list the requests ({e})")],
+        };
+        let mut done = Vec::new();
+        for key in keys {
+            let line = match self.purge(&key, world).await {
+                Ok(line) => line,
+                Err(e) => format!("purge {key} failed, kept for the next pass: {e}"),
+            };
+            done.push(line);
+        }
+        done
+    }
+
+    async fn purge(&self, key: &str, world: &World) -> Result<String, PassError> {
+        let body = self.ports.state.get(key).await?.unwrap_or_default();
+        let request = match PurgeRequest::parse(key, &body) {
+            Ok(r) => r,
+            Err(e) => return Ok(format!("purge: {e}")),
+        };
+        let site = &request.site;
+        match decide(&request, &world.desired) {
+            Decision::Wait(why) => return Ok(format!("purge {site}: waiting: {why}")),
+            Decision::Drop(why) => {
+                self.ports.state.delete(key).await?;
+                return Ok(format!("purge {site}: request dropped: {why}"));
+            }
+            Decision::Purge => {}
+        }
+        let mut changes = Vec::new();
+        if let Some(database) = &request.database {
+            let (Some(secrets), Some(databases)) = (&self.ports.secrets, &self.ports.databases)
+            else {
+                return Err(PassError::NoDatabase(site.clone()));
+            };
+            changes.extend(databases.drop_site(site, database, database).await?);
+            changes.extend(secrets.delete_site_secrets(site).await?);
+        }
+        if request.files {
+            changes.extend(self.ports.folders.remove(site, request.uid).await?);
+        }
+        self.ports.state.delete(key).await?;
+        if changes.is_empty() {
+            changes.push("nothing was left".into());
+        }
+        Ok(format!(
+            "purge {site} (uid {}) as asked by `site remove --delete-data`: {}",
+            request.uid,
+            changes.join(", ")
+        ))
+    }
+
     /// One pass: lease, observe, decide, act. Returns what was done (each line also logged).
     pub async fn pass(&mut self) -> Result<PassOutcome, PassError> {
         let ttl = self.timing.lease_ttl.as_secs();
@@ -242,6 +300,10 @@ impl Agent {
                 eprintln!("agent: {line}");
                 done.push(line);
             }
+        }
+        for line in self.purges(&world).await {
+            eprintln!("agent: {line}");
+            done.push(line);
         }
         Ok(PassOutcome::Acted(done))
     }

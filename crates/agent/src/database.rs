@@ -274,6 +274,18 @@ impl crate::ports::Databases for MysqlDatabases {
     fn ensure<'a>(&'a self, creds: &'a SiteCredentials) -> PortFuture<'a, Vec<String>> {
         Box::pin(async move { self.ensure_site(creds).await.map_err(PortError::from) })
     }
+    fn drop_site<'a>(
+        &'a self,
+        site: &'a str,
+        database: &'a str,
+        user: &'a str,
+    ) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            self.drop_site(site, database, user)
+                .await
+                .map_err(PortError::from)
+        })
+    }
 }
 
 #[cfg(test)]

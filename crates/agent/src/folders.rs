@@ -192,4 +192,10 @@ impl Folders for SiteFolders {
                 .map_err(|e| PortError::new("efs", "ensure-folder", e.to_string()))
         })
     }
+    fn remove<'a>(&'a self, site: &'a str, uid: u32) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            self.remove_site(site, uid)
+                .map_err(|e| PortError::new("efs", "remove-folder", e.to_string()))
+        })
+    }
 }

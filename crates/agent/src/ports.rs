@@ -37,6 +37,10 @@ impl PortError {
 pub trait StateStore: Send + Sync {
     /// The object at `key`, or `None` when absent.
     fn get(&self, key: &str) -> PortFuture<'_, Option<Vec<u8>>>;
+    /// Keys under `prefix`, sorted.
+    fn list<'a>(&'a self, prefix: &'a str) -> PortFuture<'a, Vec<String>>;
+    /// Deletes the object at `key` (absent is fine).
+    fn delete<'a>(&'a self, key: &'a str) -> PortFuture<'a, ()>;
 }
 
 /// One site's ECS service.
@@ -178,6 +182,9 @@ impl std::fmt::Debug for SiteCredentials {
 pub trait Secrets: Send + Sync {
     /// Credentials of every site database secret of the stack, by site.
     fn site_credentials(&self) -> PortFuture<'_, BTreeMap<String, SiteCredentials>>;
+    /// Schedules the deletion of every retained database secret of a removed `site` (with
+    /// Secrets Manager's recovery window); returns what was scheduled.
+    fn delete_site_secrets<'a>(&'a self, site: &'a str) -> PortFuture<'a, Vec<String>>;
 }
 
 /// The per-site database work (implemented by [`crate::database`] on the stack's RDS).
@@ -185,12 +192,21 @@ pub trait Databases: Send + Sync {
     /// Makes the site's database and user exist with the password and privileges of `creds`;
     /// returns what changed (empty when nothing did).
     fn ensure<'a>(&'a self, creds: &'a SiteCredentials) -> PortFuture<'a, Vec<String>>;
+    /// Drops a removed site's database and user; returns what existed and was dropped.
+    fn drop_site<'a>(
+        &'a self,
+        site: &'a str,
+        database: &'a str,
+        user: &'a str,
+    ) -> PortFuture<'a, Vec<String>>;
 }
 
 /// The site folders on the shared file system (implemented by [`crate::folders`]).
 pub trait Folders: Send + Sync {
     /// Makes `/sites/<site>` follow the contract; returns the repairs made.
     fn ensure<'a>(&'a self, site: &'a str, uid: u32) -> PortFuture<'a, Vec<String>>;
+    /// Deletes a removed site's folder if it still belongs to `uid`; returns what was deleted.
+    fn remove<'a>(&'a self, site: &'a str, uid: u32) -> PortFuture<'a, Vec<String>>;
 }
 
 /// A lease so that only one of several agents acts (DynamoDB conditional writes in production).

@@ -7,7 +7,7 @@ mod scripted;
 use idealstack_agent::controller::{Agent, PassOutcome, Timing, error_policy};
 use idealstack_agent::ports::{ContainerInstance, GroupInstance, GroupState, ServiceState};
 use idealstack_agent::reconcile::Config;
-use scripted::{Script, Shared, ports};
+use scripted::{Script, Shared, ports, ports_with_database};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -152,4 +152,99 @@ async fn a_missing_desired_state_says_to_deploy() {
     let mut agent = Agent::new(ports(&shared), Config::default(), Timing::default(), "a");
     let err = agent.pass().await.unwrap_err();
     assert!(err.to_string().contains("idealstack deploy"), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_sites_data_is_deleted_when_asked_and_a_live_site_is_never_touched() {
+    let shared = script(50.0);
+    {
+        let mut s = shared.lock().unwrap();
+        s.objects.insert(
+            "state/purge/old-20007.json".into(),
+            br#"{"format":1,"site":"old","uid":20007,"files":true,"database":"old","requested_at":100}"#.to_vec(),
+        );
+        // shop is in the desired state, which says nothing of when it was written (older).
+        s.objects.insert(
+            "state/purge/shop-20000.json".into(),
+            br#"{"format":1,"site":"shop","uid":20000,"files":true,"database":null,"requested_at":100}"#.to_vec(),
+        );
+        s.objects
+            .insert("state/purge/garbage-1.json".into(), b"{".to_vec());
+    }
+    let mut agent = Agent::new(
+        ports_with_database(&shared),
+        Config::default(),
+        Timing::default(),
+        "a",
+    );
+    let PassOutcome::Acted(lines) = agent.pass().await.unwrap() else {
+        panic!("standby")
+    };
+    let purge_calls = |shared: &Shared| -> Vec<String> {
+        shared
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| !c.starts_with("ecs:") && !c.starts_with("autoscaling:"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        purge_calls(&shared),
+        [
+            "mysql:DROP old old",
+            "secretsmanager:DeleteSecret site=old",
+            "efs:remove /sites/old uid=20007",
+            "s3:DeleteObject state/purge/old-20007.json",
+        ],
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("purge old (uid 20007)")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("purge shop: waiting")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("state/purge/garbage-1.json is not a purge request")),
+        "{lines:?}"
+    );
+    assert!(
+        shared
+            .lock()
+            .unwrap()
+            .objects
+            .contains_key("state/purge/shop-20000.json")
+    );
+
+    // The deploy that added shop again wrote its desired state after the request: the request is
+    // dropped and nothing of shop is deleted.
+    {
+        let mut s = shared.lock().unwrap();
+        s.calls.clear();
+        s.desired_json = Some(
+            DESIRED
+                .replace(r#""stack":"acme","#, r#""stack":"acme","written_at":200,"#)
+                .into_bytes(),
+        );
+    }
+    let PassOutcome::Acted(lines) = agent.pass().await.unwrap() else {
+        panic!("standby")
+    };
+    assert_eq!(
+        purge_calls(&shared),
+        ["s3:DeleteObject state/purge/shop-20000.json"],
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("purge shop: request dropped: site shop was added again")),
+        "{lines:?}"
+    );
 }

@@ -1,7 +1,7 @@
 //! The agent's AWS ports and reconcile loop against moto server, through the real AWS SDK for
 //! Rust: scale-out, spread onto a new instance, scale-in with drain, a disconnected ECS agent and a
 //! failing PHP health check replaced, an AMI roll-over started, the lease with two agents, site
-//! secrets found by tag. Every test runs full agent passes (`Agent::pass`) and then asserts the
+//! secrets found by tag, a removed site's data deleted on request (with a real MariaDB). Every test runs full agent passes (`Agent::pass`) and then asserts the
 //! state in the emulator.
 //!
 //! Emulator gaps are filled in moto itself (crates/testbed/moto/agent_gaps.py, each gap named
@@ -463,4 +463,116 @@ fn site_secrets_are_found_by_the_stacks_tags() {
             ("db.internal", 3306)
         );
     });
+}
+
+#[test]
+fn a_removed_sites_data_is_deleted_on_request_and_the_request_with_it() {
+    use aws_sdk_secretsmanager::types::Tag;
+    use idealstack_testbed::mariadb::{ADMIN, ADMIN_PASSWORD, MariaDb};
+    let bed = Bed::start();
+    let scratch = idealstack_testbed::scratch_dir("agent-purge");
+    let db = MariaDb::with_admin(scratch.path());
+    let root = scratch.path().join("sites");
+    std::fs::create_dir(&root).unwrap();
+    // What the removed site `old` (uid 20009) left: its folder, database, user and secret.
+    idealstack_agent::folders::SiteFolders::new(&root)
+        .ensure_site("old", 20009)
+        .unwrap();
+    std::fs::write(root.join("old/public_html/index.php"), "<?php").unwrap();
+    db.sql("CREATE DATABASE old; CREATE USER 'old'@'%' IDENTIFIED BY 'oldPass1'; GRANT ALL ON old.* TO 'old'@'%';");
+    let secret_arn = bed.rt.block_on(async {
+        deploy(&bed.config, 2).await;
+        let sm = aws_sdk_secretsmanager::Client::new(&bed.config);
+        sm.create_secret()
+            .name("acme-master")
+            .secret_string(format!(r#"{{"username":"{ADMIN}","password":"{ADMIN_PASSWORD}"}}"#))
+            .send()
+            .await
+            .unwrap();
+        let out = sm
+            .create_secret()
+            .name("acme-site-old-db")
+            .secret_string(format!(
+                r#"{{"username":"old","password":"oldPass1","dbname":"old","host":"127.0.0.1","port":"{}"}}"#,
+                db.port
+            ))
+            .tags(Tag::builder().key("idealstack:stack").value(STACK).build())
+            .tags(Tag::builder().key("idealstack:site").value("old").build())
+            .tags(Tag::builder().key("idealstack:purpose").value("site-database").build())
+            .send()
+            .await
+            .unwrap();
+        s3(&bed.config)
+            .put_object()
+            .bucket(BUCKET)
+            .key("state/purge/old-20009.json")
+            .body(
+                br#"{"format":1,"site":"old","uid":20009,"files":true,"database":"old","requested_at":100}"#
+                    .to_vec()
+                    .into(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.arn().unwrap().to_string()
+    });
+    let sm = aws_sdk_secretsmanager::Client::new(&bed.config);
+    let master = bed.rt.block_on(async {
+        sm.describe_secret()
+            .secret_id("acme-master")
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_string()
+    });
+    let rates = Rates::new(50.0, 20.0);
+    let mut ports = ports(&bed.config, &rates, &root, None);
+    ports.secrets = Some(Box::new(SecretsPort::new(sm.clone(), STACK)));
+    ports.databases = Some(idealstack_aws::agent::rds_databases(
+        sm.clone(),
+        STACK,
+        &master,
+        false,
+    ));
+    let mut agent = Agent::new(ports, Config::default(), Timing::default(), "a");
+    let lines = bed.rt.block_on(acted(&mut agent));
+    assert!(
+        lines.iter().any(|l| l.starts_with("purge old (uid 20009)")),
+        "{lines:?}"
+    );
+    assert!(!root.join("old").exists(), "the folder is deleted");
+    assert!(
+        root.join("shop/public_html").is_dir(),
+        "live sites keep theirs"
+    );
+    assert_eq!(db.sql("SHOW DATABASES LIKE 'old'").trim(), "");
+    assert!(
+        db.sql_as("old", "oldPass1", "SELECT 1").is_err(),
+        "the user is gone"
+    );
+    bed.rt.block_on(async {
+        let secret = sm
+            .describe_secret()
+            .secret_id(&secret_arn)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            secret.deleted_date().is_some(),
+            "the secret is scheduled for deletion"
+        );
+        let left = s3(&bed.config)
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix("state/purge/")
+            .send()
+            .await
+            .unwrap();
+        assert!(left.contents().is_empty(), "the request is deleted");
+    });
+    // Nothing left to do: the next pass has no purge line.
+    let lines = bed.rt.block_on(acted(&mut agent));
+    assert!(!lines.iter().any(|l| l.starts_with("purge")), "{lines:?}");
 }

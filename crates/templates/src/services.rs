@@ -257,6 +257,15 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             &["s3:GetObject"],
             json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}/*")]),
         ),
+        // Purge requests (`site remove --delete-data`) are deleted once carried out; nothing
+        // else in the bucket can be.
+        allow(
+            "DeleteCarriedOutPurgeRequests",
+            &["s3:DeleteObject"],
+            json!([sub(
+                "arn:${AWS::Partition}:s3:::${StateBucketName}/state/purge/*"
+            )]),
+        ),
         allow(
             "HoldTheLease",
             &["dynamodb:PutItem"],
@@ -298,6 +307,19 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
         statements.push(allow_if(
             "ReadSiteDatabaseSecrets",
             &["secretsmanager:GetSecretValue"],
+            json!([sub(
+                "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
+            )]),
+            json!({ "StringEquals": {
+                "aws:ResourceTag/idealstack:stack": o.stack,
+                "aws:ResourceTag/idealstack:purpose": "site-database",
+            } }),
+        ));
+        // A removed site's retained secret, when the user asked for its data to be deleted
+        // (with Secrets Manager's recovery window): this stack's site secrets only.
+        statements.push(allow_if(
+            "DeleteRemovedSitesDatabaseSecrets",
+            &["secretsmanager:DeleteSecret"],
             json!([sub(
                 "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"
             )]),

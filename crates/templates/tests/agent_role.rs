@@ -29,7 +29,9 @@ fn agent_actions(has_database: bool) -> BTreeSet<String> {
 }
 
 const PORT_CALLS: &[&str] = &[
-    // s3 (ListBucket: a missing desired state reads as absent, not as access denied)
+    // s3 (ListBucket: a missing desired state reads as absent, not as access denied, and the
+    // purge requests are listed; DeleteObject: carried-out purge requests)
+    "s3:DeleteObject",
     "s3:GetObject",
     "s3:ListBucket",
     // ecs
@@ -68,6 +70,7 @@ fn the_agent_role_grants_exactly_the_calls_of_its_ports() {
     let expected: BTreeSet<String> = PORT_CALLS.iter().map(|s| s.to_string()).collect();
     assert_eq!(agent_actions(false), expected);
     let mut with_db = expected;
+    with_db.insert("secretsmanager:DeleteSecret".into());
     with_db.insert("secretsmanager:GetSecretValue".into());
     with_db.insert("secretsmanager:ListSecrets".into());
     assert_eq!(agent_actions(true), with_db);

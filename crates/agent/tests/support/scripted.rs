@@ -18,6 +18,8 @@ pub struct Script {
     pub lease_holder: Option<(String, tokio::time::Instant)>,
     pub calls: Vec<String>,
     pub state_reads: Vec<tokio::time::Instant>,
+    /// Other objects of the state bucket (purge requests), by key.
+    pub objects: BTreeMap<String, Vec<u8>>,
 }
 
 pub type Shared = Arc<Mutex<Script>>;
@@ -36,14 +38,55 @@ impl Fake {
 }
 
 impl StateStore for Fake {
-    fn get(&self, _key: &str) -> PortFuture<'_, Option<Vec<u8>>> {
+    fn get(&self, key: &str) -> PortFuture<'_, Option<Vec<u8>>> {
         let mut s = self.0.lock().unwrap();
+        if key != idealstack_agent::desired::DESIRED_KEY {
+            return ok(s.objects.get(key).cloned());
+        }
         s.state_reads.push(tokio::time::Instant::now());
         if s.fail_state_reads > 0 {
             s.fail_state_reads -= 1;
             return Box::pin(async { Err(PortError::new("s3", "GetObject", "throttled")) });
         }
         ok(s.desired_json.clone())
+    }
+    fn list<'a>(&'a self, prefix: &'a str) -> PortFuture<'a, Vec<String>> {
+        let s = self.0.lock().unwrap();
+        ok(s.objects
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> PortFuture<'a, ()> {
+        self.call(format!("s3:DeleteObject {key}"));
+        self.0.lock().unwrap().objects.remove(key);
+        ok(())
+    }
+}
+
+impl Secrets for Fake {
+    fn site_credentials(&self) -> PortFuture<'_, BTreeMap<String, SiteCredentials>> {
+        ok(BTreeMap::new())
+    }
+    fn delete_site_secrets<'a>(&'a self, site: &'a str) -> PortFuture<'a, Vec<String>> {
+        self.call(format!("secretsmanager:DeleteSecret site={site}"));
+        ok(vec![format!("secret of {site} scheduled for deletion")])
+    }
+}
+
+impl Databases for Fake {
+    fn ensure<'a>(&'a self, _creds: &'a SiteCredentials) -> PortFuture<'a, Vec<String>> {
+        ok(Vec::new())
+    }
+    fn drop_site<'a>(
+        &'a self,
+        _site: &'a str,
+        database: &'a str,
+        user: &'a str,
+    ) -> PortFuture<'a, Vec<String>> {
+        self.call(format!("mysql:DROP {database} {user}"));
+        ok(vec![format!("database {database} dropped")])
     }
 }
 
@@ -113,6 +156,10 @@ impl Folders for Fake {
     fn ensure<'a>(&'a self, _site: &'a str, _uid: u32) -> PortFuture<'a, Vec<String>> {
         ok(Vec::new())
     }
+    fn remove<'a>(&'a self, site: &'a str, uid: u32) -> PortFuture<'a, Vec<String>> {
+        self.call(format!("efs:remove /sites/{site} uid={uid}"));
+        ok(vec![format!("/sites/{site} deleted")])
+    }
 }
 
 impl Lease for Fake {
@@ -130,6 +177,17 @@ impl Lease for Fake {
             ));
         }
         ok(free)
+    }
+}
+
+/// [`ports`] with database access (scripted secrets and databases).
+#[allow(dead_code)]
+pub fn ports_with_database(shared: &Shared) -> Ports {
+    let f = Fake(shared.clone());
+    Ports {
+        secrets: Some(Box::new(f.clone())),
+        databases: Some(Box::new(f)),
+        ..ports(shared)
     }
 }
 

@@ -4,13 +4,13 @@
 //!
 //! | port | module | calls |
 //! | --- | --- | --- |
-//! | state bucket | [`s3`] | `s3:GetObject` (+ `s3:ListBucket`, so a missing key reads as absent) |
+//! | state bucket | [`s3`] | `s3:GetObject`, `s3:ListBucket` (purge requests; a missing key reads as absent), `s3:DeleteObject` (carried-out purge requests under `state/purge/`) |
 //! | ECS | [`ecs`] | `ecs:ListServices`, `DescribeServices`, `ListTasks`, `DescribeTasks`, `ListContainerInstances`, `DescribeContainerInstances`, `UpdateService`, `UpdateContainerInstancesState` |
 //! | Auto Scaling | [`autoscaling`] | `autoscaling:DescribeAutoScalingGroups`, `DescribeInstanceRefreshes`, `SetDesiredCapacity`, `TerminateInstanceInAutoScalingGroup`, `StartInstanceRefresh` |
 //! | health target group | [`elb`] | `elasticloadbalancing:DescribeTargetHealth` |
 //! | metrics | [`cloudwatch`] | `cloudwatch:GetMetricData` (+ the ECS describes) |
 //! | AMI | [`ssm`] | `ssm:GetParameter` |
-//! | secrets | [`secrets`] | `secretsmanager:ListSecrets`, `GetSecretValue` |
+//! | secrets | [`secrets`] | `secretsmanager:ListSecrets`, `GetSecretValue`, `DeleteSecret` (a removed site's retained secret, on request) |
 //! | lease | [`lease`] | `dynamodb:PutItem` (conditional) |
 //! | site folders | `idealstack_agent::folders` | EFS through the agent's access point: `elasticfilesystem:ClientMount`, `ClientWrite`, `ClientRootAccess` |
 //! | (keys) | | `kms:Decrypt` through S3, Secrets Manager, DynamoDB; `kms:Encrypt`, `GenerateDataKey`, `DescribeKey` through DynamoDB |
@@ -203,6 +203,35 @@ impl Databases for RdsDatabases {
             db.ensure_site(creds).await.map_err(PortError::from)
         })
     }
+    fn drop_site<'a>(
+        &'a self,
+        site: &'a str,
+        database: &'a str,
+        user: &'a str,
+    ) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let db = self.get().await?;
+            db.drop_site(site, database, user)
+                .await
+                .map_err(PortError::from)
+        })
+    }
+}
+
+/// Per-site databases on the stack's RDS: the master user from the secret `master_arn`, the
+/// endpoint from the stack's site database secrets, both read on first use.
+pub fn rds_databases(
+    client: aws_sdk_secretsmanager::Client,
+    stack: &str,
+    master_arn: &str,
+    tls: bool,
+) -> Box<dyn Databases> {
+    Box::new(RdsDatabases {
+        secrets: secrets::SecretsPort::new(client, stack),
+        master_arn: master_arn.into(),
+        tls,
+        inner: Mutex::new(None),
+    })
 }
 
 /// Builds the ports on `config` for `settings`.
@@ -212,14 +241,10 @@ pub fn ports(config: &aws_config::SdkConfig, settings: &Settings) -> Ports {
     let secrets_port: Option<Box<dyn Secrets>> = settings.database_secret_arn.as_ref().map(|_| {
         Box::new(secrets::SecretsPort::new(sm.clone(), &settings.stack)) as Box<dyn Secrets>
     });
-    let databases: Option<Box<dyn Databases>> = settings.database_secret_arn.as_ref().map(|arn| {
-        Box::new(RdsDatabases {
-            secrets: secrets::SecretsPort::new(sm, &settings.stack),
-            master_arn: arn.clone(),
-            tls: settings.database_tls,
-            inner: Mutex::new(None),
-        }) as Box<dyn Databases>
-    });
+    let databases: Option<Box<dyn Databases>> = settings
+        .database_secret_arn
+        .as_ref()
+        .map(|arn| rds_databases(sm, &settings.stack, arn, settings.database_tls));
     let lease: Box<dyn Lease> = match &settings.lease_table {
         Some(table) => Box::new(lease::DynamoLease::new(
             aws_sdk_dynamodb::Client::new(config),

@@ -65,12 +65,9 @@ impl SecretsPort {
         }
     }
 
-    /// Site credentials and the database endpoint they name.
-    pub async fn sites(
-        &self,
-    ) -> Result<(BTreeMap<String, SiteCredentials>, Option<Endpoint>), PortError> {
-        let mut out = BTreeMap::new();
-        let mut endpoint = None;
+    /// ARNs of the stack's site database secrets (not scheduled for deletion), with their site.
+    async fn site_secrets(&self) -> Result<Vec<(String, String)>, PortError> {
+        let mut out = Vec::new();
         let mut pages = self
             .client
             .list_secrets()
@@ -99,41 +96,79 @@ impl SecretsPort {
                 {
                     continue;
                 }
-                let (Some(site), Some(arn)) = (tag("idealstack:site"), entry.arn()) else {
-                    continue;
-                };
-                let v = self.json(arn).await?;
-                let field = |k: &str| {
-                    v.get(k)
-                        .map(|x| match x {
-                            serde_json::Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                        .unwrap_or_default()
-                };
-                if endpoint.is_none() && !field("host").is_empty() {
-                    endpoint = Some(Endpoint {
-                        host: field("host"),
-                        port: field("port").parse().unwrap_or(3306),
-                    });
+                if let (Some(site), Some(arn)) = (tag("idealstack:site"), entry.arn()) {
+                    out.push((site, arn.to_string()));
                 }
-                out.insert(
-                    site.clone(),
-                    SiteCredentials {
-                        site,
-                        database: field("dbname"),
-                        user: field("username"),
-                        password: field("password"),
-                    },
-                );
             }
+        }
+        Ok(out)
+    }
+
+    /// Site credentials and the database endpoint they name.
+    pub async fn sites(
+        &self,
+    ) -> Result<(BTreeMap<String, SiteCredentials>, Option<Endpoint>), PortError> {
+        let mut out = BTreeMap::new();
+        let mut endpoint = None;
+        for (site, arn) in self.site_secrets().await? {
+            let v = self.json(&arn).await?;
+            let field = |k: &str| {
+                v.get(k)
+                    .map(|x| match x {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_default()
+            };
+            if endpoint.is_none() && !field("host").is_empty() {
+                endpoint = Some(Endpoint {
+                    host: field("host"),
+                    port: field("port").parse().unwrap_or(3306),
+                });
+            }
+            out.insert(
+                site.clone(),
+                SiteCredentials {
+                    site,
+                    database: field("dbname"),
+                    user: field("username"),
+                    password: field("password"),
+                },
+            );
         }
         Ok((out, endpoint))
     }
 }
 
+/// Days a deleted site secret can still be restored (Secrets Manager's recovery window).
+pub const RECOVERY_DAYS: i64 = 7;
+
 impl Secrets for SecretsPort {
     fn site_credentials(&self) -> PortFuture<'_, BTreeMap<String, SiteCredentials>> {
         Box::pin(async move { Ok(self.sites().await?.0) })
+    }
+
+    fn delete_site_secrets<'a>(&'a self, site: &'a str) -> PortFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut done = Vec::new();
+            for (_, arn) in self
+                .site_secrets()
+                .await?
+                .into_iter()
+                .filter(|(s, _)| s == site)
+            {
+                self.client
+                    .delete_secret()
+                    .secret_id(&arn)
+                    .recovery_window_in_days(RECOVERY_DAYS)
+                    .send()
+                    .await
+                    .map_err(|e| fail("secretsmanager", "DeleteSecret", e))?;
+                done.push(format!(
+                    "secret {arn} scheduled for deletion in {RECOVERY_DAYS} days"
+                ));
+            }
+            Ok(done)
+        })
     }
 }
