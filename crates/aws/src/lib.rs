@@ -48,6 +48,18 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// Retries for the long-running callers (a deploy polls many stacks in parallel for hours; the
+/// agent calls ECS and Auto Scaling every minute): throttling (`Throttling: Rate exceeded`) is
+/// expected, so the SDK's standard mode retries it (and transient errors) with exponential
+/// backoff and jitter, up to 8 attempts and 20 s apart. Short-lived callers (sendmail) keep the
+/// SDK's default, so a PHP request is never held that long.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(std::time::Duration::from_millis(500))
+        .with_max_backoff(std::time::Duration::from_secs(20))
+}
+
 /// A single-threaded runtime for blocking callers (short-lived commands such as sendmail).
 pub fn blocking_runtime() -> Result<tokio::runtime::Runtime, AwsError> {
     tokio::runtime::Builder::new_current_thread()

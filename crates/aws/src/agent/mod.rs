@@ -303,7 +303,10 @@ pub fn holder_id() -> String {
 
 /// The agent on the SDK configuration from the standard chain (`AWS_ENDPOINT_URL` honoured).
 async fn agent(settings: &Settings) -> Agent {
-    let config = crate::load_sdk_config().await;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(crate::retry_config())
+        .load()
+        .await;
     if settings.lease_table.is_none() {
         eprintln!(
             "agent: IDEALSTACK_LEASE_TABLE is not set: running without a lease (safe only while one agent runs)"
@@ -337,21 +340,24 @@ pub async fn run_once(settings: Settings) -> Result<PassOutcome, PassError> {
 
 /// Runs the agent until SIGTERM (ECS stops tasks with SIGTERM) or Ctrl-C.
 pub async fn run(settings: Settings) {
-    let mut agent = agent(&settings).await;
-    // ECS stops tasks with SIGTERM; an operator's terminal sends SIGINT (Ctrl-C).
-    let stop = async {
+    // ECS stops tasks with SIGTERM; an operator's terminal sends SIGINT (Ctrl-C). The handlers
+    // are installed before the first pass, so a stop that arrives during a pass lets that pass
+    // finish its actions instead of killing the process halfway.
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let interrupt = tokio::signal::ctrl_c();
+    let stop = async move {
         #[cfg(unix)]
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Some(term) = term.as_mut() {
             tokio::select! {
                 _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                _ = interrupt => {}
             }
             return;
         }
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = interrupt.await;
     };
+    let mut agent = agent(&settings).await;
     agent.run(stop).await;
     eprintln!("agent: stopped");
 }

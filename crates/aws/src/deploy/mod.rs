@@ -22,7 +22,6 @@ pub use logs::LogLine;
 
 use std::future::Future;
 
-use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use idealstack_deploy::ports::ApiError;
 
@@ -81,7 +80,7 @@ impl Aws {
     }
 
     fn from_loader(loader: aws_config::ConfigLoader, path_style: bool) -> Result<Aws, AwsError> {
-        let loader = loader.retry_config(retry_config());
+        let loader = loader.retry_config(crate::retry_config());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -115,16 +114,6 @@ impl Aws {
     fn block<F: Future>(&self, f: F) -> F::Output {
         self.rt.handle().block_on(f)
     }
-}
-
-/// Retries for a deploy: it polls many stacks in parallel for hours, so CloudFormation's
-/// throttling (`Throttling: Rate exceeded`) is expected; the SDK's standard mode retries it (and
-/// transient errors) with exponential backoff and jitter, up to 8 attempts and 20 s apart.
-pub fn retry_config() -> RetryConfig {
-    RetryConfig::standard()
-        .with_max_attempts(8)
-        .with_initial_backoff(std::time::Duration::from_millis(500))
-        .with_max_backoff(std::time::Duration::from_secs(20))
 }
 
 /// Turns an SDK error into the ports' error: the service's code and message when it sent them,
