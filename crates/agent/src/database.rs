@@ -118,6 +118,33 @@ fn grant_pattern(db: &str) -> String {
     db.replace('_', "\\_")
 }
 
+fn server_error(e: mysql_async::Error) -> DatabaseError {
+    DatabaseError::Server(e.to_string())
+}
+
+async fn database_exists(conn: &mut mysql_async::Conn, name: &str) -> Result<bool, DatabaseError> {
+    let found: Option<String> = conn
+        .exec_first(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+            (name,),
+        )
+        .await
+        .map_err(server_error)?;
+    Ok(found.is_some())
+}
+
+/// Whether `user`@`%` exists (the host every site user is made for).
+async fn user_exists(conn: &mut mysql_async::Conn, user: &str) -> Result<bool, DatabaseError> {
+    let count: Option<u64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'",
+            (user,),
+        )
+        .await
+        .map_err(server_error)?;
+    Ok(count.unwrap_or(0) > 0)
+}
+
 /// Per-site databases on one server.
 #[derive(Debug)]
 pub struct MysqlDatabases {
@@ -149,14 +176,7 @@ impl MysqlDatabases {
         let server = |e: mysql_async::Error| DatabaseError::Server(e.to_string());
         let mut conn = self.pool.get_conn().await.map_err(server)?;
         let mut changes = Vec::new();
-        let exists: Option<String> = conn
-            .exec_first(
-                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-                (c.database.as_str(),),
-            )
-            .await
-            .map_err(server)?;
-        if exists.is_none() {
+        if !database_exists(&mut conn, &c.database).await? {
             conn.query_drop(format!(
                 "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
                 c.database
@@ -165,14 +185,7 @@ impl MysqlDatabases {
             .map_err(server)?;
             changes.push(format!("database {} created", c.database));
         }
-        let users: Option<u64> = conn
-            .exec_first(
-                "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'",
-                (c.user.as_str(),),
-            )
-            .await
-            .map_err(server)?;
-        if users.unwrap_or(0) == 0 {
+        if !user_exists(&mut conn, &c.user).await? {
             conn.query_drop(format!(
                 "CREATE USER '{}'@'%' IDENTIFIED BY '{}'",
                 c.user, c.password
@@ -235,27 +248,13 @@ impl MysqlDatabases {
         let server = |e: mysql_async::Error| DatabaseError::Server(e.to_string());
         let mut conn = self.pool.get_conn().await.map_err(server)?;
         let mut changes = Vec::new();
-        let exists: Option<String> = conn
-            .exec_first(
-                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-                (database,),
-            )
-            .await
-            .map_err(server)?;
-        if exists.is_some() {
+        if database_exists(&mut conn, database).await? {
             conn.query_drop(format!("DROP DATABASE IF EXISTS `{database}`"))
                 .await
                 .map_err(server)?;
             changes.push(format!("database {database} dropped"));
         }
-        let users: Option<u64> = conn
-            .exec_first(
-                "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = '%'",
-                (user,),
-            )
-            .await
-            .map_err(server)?;
-        if users.unwrap_or(0) > 0 {
+        if user_exists(&mut conn, user).await? {
             conn.query_drop(format!("DROP USER IF EXISTS '{user}'@'%'"))
                 .await
                 .map_err(server)?;

@@ -57,6 +57,22 @@ pub(crate) fn allow_if(sid: &str, actions: &[&str], resources: Value, condition:
     s
 }
 
+/// Use of the stack's KMS key for a DynamoDB table (the key encrypts the table; the grant holds
+/// only through DynamoDB).
+pub(crate) fn use_key_through_dynamodb(sid: &str) -> Value {
+    allow_if(
+        sid,
+        &[
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:Encrypt",
+            "kms:GenerateDataKey",
+        ],
+        json!([crate::cfn::r("KmsKeyArn")]),
+        json!({ "StringEquals": { "kms:ViaService": sub("dynamodb.${AWS::Region}.amazonaws.com") } }),
+    )
+}
+
 /// One inline policy of a role.
 pub(crate) fn inline(name: &str, statements: Vec<Value>) -> Value {
     json!({

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::cfn::{Template, ga, r, sub};
 use crate::cluster::{CLUSTER_ARN, FS_ARN, ecs_ami_parameter};
-use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline};
+use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline, use_key_through_dynamodb};
 use crate::options::{ClusterOptions, PHP_CONTAINER_PORT, default_php_tmpfs};
 
 /// An execution role that may write to `log_group` and pull from the ECR repositories.
@@ -271,17 +271,7 @@ pub(crate) fn agent(t: &mut Template, o: &ClusterOptions) {
             &["dynamodb:PutItem"],
             json!([ga("AgentLeaseTable", "Arn")]),
         ),
-        allow_if(
-            "UseTheLeaseTablesKey",
-            &[
-                "kms:Decrypt",
-                "kms:DescribeKey",
-                "kms:Encrypt",
-                "kms:GenerateDataKey",
-            ],
-            json!([r("KmsKeyArn")]),
-            json!({ "StringEquals": { "kms:ViaService": sub("dynamodb.${AWS::Region}.amazonaws.com") } }),
-        ),
+        use_key_through_dynamodb("UseTheLeaseTablesKey"),
         // The agent creates /sites/<site> (root-owned) and its folders owned by the site's uid:
         // root on the file system, through its own access point rooted at /sites only.
         allow_if(

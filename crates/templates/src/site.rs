@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::cfn::{Template, ga, r, sub};
-use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline};
+use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline, use_key_through_dynamodb};
 use crate::options::{PHP_CONTAINER_PORT, RuleAction, SiteOptions};
 use crate::services::spread;
 use crate::{
@@ -328,17 +328,7 @@ fn roles(t: &mut Template, o: &SiteOptions, log_group_name: &str) {
             )]),
             json!({ "StringEquals": { "elasticfilesystem:AccessPointArn": ga("AccessPoint", "Arn") } }),
         ),
-        allow_if(
-            "UseTheSessionsKey",
-            &[
-                "kms:Decrypt",
-                "kms:DescribeKey",
-                "kms:Encrypt",
-                "kms:GenerateDataKey",
-            ],
-            json!([r("KmsKeyArn")]),
-            json!({ "StringEquals": { "kms:ViaService": sub("dynamodb.${AWS::Region}.amazonaws.com") } }),
-        ),
+        use_key_through_dynamodb("UseTheSessionsKey"),
     ];
     if let Some(email) = &o.email {
         task.push(allow_if(
