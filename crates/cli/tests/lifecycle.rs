@@ -115,6 +115,21 @@ fn lifecycle_from_nothing_to_destroy() {
         data.termination_protection,
         "the data stack is termination-protected"
     );
+    // Site containers reach the database as `database`: a CNAME in the stack's private zone.
+    let zone = aws
+        .stack_resources_of_type("e2e-data", "AWS::Route53::HostedZone")
+        .unwrap()
+        .remove(0);
+    let records = aws.records(&zone).unwrap();
+    let endpoint = outputs(&aws, "e2e-data")["DatabaseEndpointAddress"].clone();
+    assert!(
+        records.iter().any(
+            |r| r.name.trim_end_matches('.') == "database.e2e.idealstack.internal"
+                && r.record_type == "CNAME"
+                && r.value.trim_end_matches('.') == endpoint
+        ),
+        "database CNAME to {endpoint}: {records:?}"
+    );
     let p1 = prior(&aws);
     assert_eq!(
         p1.sites.keys().collect::<Vec<_>>(),

@@ -191,3 +191,54 @@ fn stock_moto_still_has_the_named_update_gaps() {
         "gap 14 fixed?"
     );
 }
+
+/// A database and a parameter naming its endpoint: what gap 16 is about.
+const DATABASE_AND_NAME: &str = r#"{
+  "Resources": {
+    "Database": {"Type": "AWS::RDS::DBInstance", "Properties": {
+      "DBInstanceIdentifier": "gap-db", "Engine": "mysql", "DBInstanceClass": "db.t3.micro",
+      "AllocatedStorage": "20", "MasterUsername": "admin", "MasterUserPassword": "gap-password-1"}},
+    "Name": {"Type": "AWS::SSM::Parameter", "Properties": {
+      "Name": "/gap/database", "Type": "String", "Description": "first",
+      "Value": {"Fn::GetAtt": ["Database", "Endpoint.Address"]}}}
+  }
+}"#;
+
+#[test]
+fn stock_moto_still_loses_a_resource_it_cannot_update() {
+    let moto = Moto::start();
+    let aws = Aws::for_emulator(&moto.endpoint()).unwrap();
+    let create = ChangeSetRequest {
+        stack: "gap-db".into(),
+        name: "c1".into(),
+        create: true,
+        template: TemplateSource::Body(DATABASE_AND_NAME.into()),
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    };
+    let id = StackApi::create_change_set(&aws, &create).unwrap();
+    StackApi::execute_change_set(&aws, "gap-db", &id).unwrap();
+    assert_eq!(
+        StackApi::describe(&aws, "gap-db").unwrap().unwrap().status,
+        "CREATE_COMPLETE"
+    );
+    // Gap 16 (UPDATE WITHOUT AN UPDATE MODEL): the database changes, then the parameter that
+    // names it can no longer be resolved.
+    let changed = DATABASE_AND_NAME
+        .replace("\"20\"", "\"30\"")
+        .replace("\"first\"", "\"second\"");
+    let update = ChangeSetRequest {
+        name: "c2".into(),
+        create: false,
+        template: TemplateSource::Body(changed),
+        ..create
+    };
+    let id = StackApi::create_change_set(&aws, &update).unwrap();
+    let executed = StackApi::execute_change_set(&aws, "gap-db", &id);
+    assert!(
+        executed
+            .as_ref()
+            .is_err_and(|e| e.message.contains("undefined resource Database")),
+        "gap 16 fixed? {executed:?}"
+    );
+}

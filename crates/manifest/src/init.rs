@@ -59,6 +59,9 @@ types = ["t3.medium", "t3a.medium"]
 # Fewest and most instances; the autoscaler moves between them with the load.
 min = 2
 max = 6
+# Hours between checks for a new ECS-optimised machine image; when AWS publishes one, the agent
+# replaces the instances one at a time without losing capacity.
+ami_rollover_hours = 24
 
 [stack.database]
 # "mysql", "mariadb", or "none" when no site needs a database.

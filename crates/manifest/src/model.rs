@@ -70,6 +70,8 @@ pub struct InstancesModel {
     pub min: u32,
     /// Most instances.
     pub max: u32,
+    /// Hours between checks for a new ECS-optimised AMI (the agent's roll-over schedule).
+    pub ami_rollover_hours: u32,
     /// The smallest of the types (tasks must fit on it).
     #[serde(skip)]
     pub smallest: InstanceSpec,

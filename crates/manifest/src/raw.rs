@@ -100,6 +100,11 @@ pub struct Instances {
     /// Most instances the autoscaler may run.
     #[serde(default = "default_max_instances")]
     pub max: u32,
+    /// Hours between checks for a new ECS-optimised machine image (AWS publishes patched ones
+    /// regularly); when one is out, the agent replaces the instances one at a time at full
+    /// capacity (an instance refresh). 1 to 720; default 24.
+    #[serde(default = "default_ami_rollover_hours")]
+    pub ami_rollover_hours: u32,
 }
 
 impl Default for Instances {
@@ -108,8 +113,13 @@ impl Default for Instances {
             types: default_instance_types(),
             min: default_min_instances(),
             max: default_max_instances(),
+            ami_rollover_hours: default_ami_rollover_hours(),
         }
     }
+}
+
+fn default_ami_rollover_hours() -> u32 {
+    24
 }
 
 /// The shared database server.

@@ -243,6 +243,15 @@ fn validate_instances(
         500,
         "instances idealstack manages per stack",
     );
+    if !(1..=720).contains(&inst.ami_rollover_hours) {
+        out.invalid(
+            &path.key("ami_rollover_hours"),
+            format!(
+                "{}: expected 1 to 720 hours (30 days) between checks for a new machine image",
+                inst.ami_rollover_hours
+            ),
+        );
+    }
     if out.len() != before {
         return None;
     }
@@ -255,6 +264,7 @@ fn validate_instances(
         arch: specs.first().map_or(Arch::X86_64, |(_, s)| s.arch),
         min: inst.min,
         max: inst.max,
+        ami_rollover_hours: inst.ami_rollover_hours,
         smallest,
     })
 }

@@ -269,6 +269,7 @@ fn instances_and_database() {
 types = ["t3.medium", "m7g.large", "t3.huge"]
 min = 3
 max = 2
+ami_rollover_hours = 0
 
 [stack.database]
 engine = "mariadb"
@@ -280,6 +281,7 @@ storage_gb = 10
             "stack.instances.types[2]: \"t3.huge\" is not an instance type idealstack supports; use a size medium to 8xlarge of the families t3, t3a, t4g, m5, m6i, m6a, m7i, m7a, m6g, m7g, c5, c6i, c6a, c7i, c6g, c7g, r6i, r7i, r6g, r7g",
             "stack.instances.types[1]: \"m7g.large\" is Arm64 but \"t3.medium\" is X86_64: one cluster runs one CPU architecture (one machine image); list only Graviton (…g) types or only Intel/AMD types",
             "stack.instances.max: 2 is below min (3)",
+            "stack.instances.ami_rollover_hours: 0: expected 1 to 720 hours (30 days) between checks for a new machine image",
             "stack.database.version: \"8.0\" is not a mariadb version RDS offers; use one of 10.11, 11.4",
         ],
     );

@@ -44,3 +44,37 @@ fn every_image_listens_on_the_container_port() {
         );
     }
 }
+
+#[test]
+fn a_site_with_a_database_finds_it_as_database() {
+    let model = idealstack_manifest::parse(
+        "[stack]\nname = \"acme\"\nregion = \"eu-west-1\"\n\n[[sites]]\nname = \"shop\"\ndomains = [\"shop.example.com\"]\ndatabase = true\n\n[[sites]]\nname = \"blog\"\ndomains = [\"blog.example.com\"]\n",
+    )
+    .unwrap();
+    let build =
+        idealstack_stacks::build(&model, &idealstack_plan::Prior::default(), "test").unwrap();
+    let template = |name: &str| {
+        &build
+            .stacks
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .template
+    };
+    let record = &template("acme-data")["Resources"]["DatabaseName"]["Properties"];
+    let search = |site: &str| {
+        template(&format!("acme-site-{site}"))["Resources"]["TaskDefinition"]["Properties"]
+            ["ContainerDefinitions"][0]["DnsSearchDomains"]
+            .clone()
+    };
+    let domain = search("shop")[0].as_str().unwrap().to_string();
+    assert_eq!(
+        record["Name"],
+        format!("{}.{domain}", idealstack_templates::DATABASE_HOST_NAME)
+    );
+    assert_eq!(record["Type"], "CNAME");
+    assert!(
+        search("blog").is_null(),
+        "a site without a database searches nothing extra"
+    );
+}

@@ -52,6 +52,47 @@ pub fn data_stack_policy(o: &DataOptions) -> Value {
     })
 }
 
+/// `database` for site containers: a private zone of the VPC with a CNAME to the RDS endpoint
+/// (which follows a fail-over or a replacement); site containers search the zone.
+fn database_name(t: &mut Template, o: &DataOptions) {
+    let zone = crate::private_domain(&o.stack);
+    t.resource(
+        "PrivateZone",
+        "AWS::Route53::HostedZone",
+        json!({
+            "Name": zone,
+            "HostedZoneConfig": { "Comment": format!("idealstack {}: names inside the VPC (database).", o.stack) },
+            "VPCs": [{ "VPCId": r("VpcId"), "VPCRegion": r("AWS::Region") }],
+        }),
+    )
+    .skip(&[
+        (
+            "CKV2_AWS_38",
+            "A private zone answers only inside the stack's VPC; DNSSEC signing applies to public zones.",
+        ),
+        (
+            "CKV2_AWS_39",
+            "A private zone with one CNAME to the database; the VPC's resolver answers it and RDS logs the connections.",
+        ),
+    ]);
+    t.resource(
+        "DatabaseName",
+        "AWS::Route53::RecordSet",
+        json!({
+            "HostedZoneId": r("PrivateZone"),
+            "Name": format!("{}.{zone}", crate::DATABASE_HOST_NAME),
+            "Type": "CNAME",
+            "TTL": "60",
+            "ResourceRecords": [ga("Database", "Endpoint.Address")],
+        }),
+    );
+    t.output(
+        "PrivateDomain",
+        json!(zone),
+        "Private DNS zone of the stack; `database` in it names the database.",
+    );
+}
+
 /// The RDS parameter group family of an engine version: `mysql` + `8.0` for `8.0.40`.
 pub fn parameter_group_family(engine: DbEngine, version: &str) -> String {
     let major_minor: Vec<&str> = version.split('.').take(2).collect();
@@ -135,7 +176,17 @@ pub fn data(o: &DataOptions) -> StackSpec {
             "DatabaseSecurityGroupId".into(),
             ParameterValue::from_output(&network, "DatabaseSecurityGroupId"),
         );
+        t.param(
+            "VpcId",
+            "AWS::EC2::VPC::Id",
+            "The VPC the private zone naming the database is visible in (from the network stack).",
+        );
+        params.insert(
+            "VpcId".into(),
+            ParameterValue::from_output(&network, "VpcId"),
+        );
         database(&mut t, o, db);
+        database_name(&mut t, o);
     }
     spec(
         name,

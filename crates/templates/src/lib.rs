@@ -143,6 +143,15 @@ pub fn edge_stack_name(stack: &str, shard: u32) -> String {
     format!("{stack}-edge-{shard}")
 }
 
+/// The stack's private DNS zone, associated with its VPC (`database.<zone>` names the database).
+pub fn private_domain(stack: &str) -> String {
+    format!("{stack}.idealstack.internal")
+}
+
+/// The name site containers reach the database by: `database`, resolved through the stack's
+/// private zone ([`private_domain`]) which site containers search.
+pub const DATABASE_HOST_NAME: &str = "database";
+
 /// Stack name of site `site` of `stack`.
 pub fn site_stack_name(stack: &str, site: &str) -> String {
     format!("{stack}-site-{site}")

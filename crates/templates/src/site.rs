@@ -423,6 +423,10 @@ fn task_definition(t: &mut Template, o: &SiteOptions) {
     if !secrets.is_empty() {
         container["Secrets"] = Value::Array(secrets);
     }
+    if o.database.is_some() {
+        // `database` resolves through the stack's private zone (the data stack's CNAME to RDS).
+        container["DnsSearchDomains"] = json!([crate::private_domain(&o.stack)]);
+    }
     t.resource(
         "TaskDefinition",
         "AWS::ECS::TaskDefinition",

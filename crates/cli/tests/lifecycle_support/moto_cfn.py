@@ -61,6 +61,9 @@ what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each check
    enforcement"). Filled: executing a change set that modifies, replaces or removes a resource
    that a Deny statement names for that action fails at that resource with CloudFormation's
    "Action denied by stack policy" reason and rolls back.
+16. UPDATE WITHOUT AN UPDATE MODEL: updating a resource whose type moto cannot update
+   (AWS::RDS::DBInstance) stores nothing in its place, so every later `Ref`/`Fn::GetAtt` to it
+   fails ("references undefined resource"). Filled: the resource is kept as it was.
 
 Failure injection (the tests' "a resource fails"): if the file named by IDEALSTACK_MOTO_FAIL_FILE
 exists, each line `<stack-name> <LogicalResourceId> <reason...>` makes the next execution of a
@@ -278,6 +281,19 @@ def diff_with_parameters(self):
 
 
 _diff = diff_with_parameters
+
+# Named gap 16: a resource moto cannot update is kept, not replaced by nothing.
+_parse_and_update = cfn_parsing.parse_and_update_resource
+
+
+def parse_and_update_keeping(logical_id, resource_json, resources_map, account_id, region_name):
+    updated = _parse_and_update(logical_id, resource_json, resources_map, account_id, region_name)
+    if updated is None:
+        return resources_map[logical_id]
+    return updated
+
+
+cfn_parsing.parse_and_update_resource = parse_and_update_keeping
 
 # Named gap 13: task definition updates.
 from moto.ecs import models as ecs_models  # noqa: E402
