@@ -29,6 +29,22 @@ def free_port():
     return p
 
 
+def chroot_safe(path):
+    """Whether every component of `path` is root-owned and not group/world-writable."""
+    path = os.path.realpath(path)
+    while True:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            pass  # made below with mode 0755 by root
+        else:
+            if st.st_uid != 0 or st.st_mode & 0o022:
+                return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
+
+
 def wait_port(port, proc, what):
     for _ in range(300):
         if proc.poll() is not None:
@@ -122,9 +138,13 @@ def main():
         sys.exit("run as root: sshd's ChrootDirectory and the gateway's per-site uid need it")
     files, folders, big = (60, 12, 8 << 20) if a.smoke else (3200, 340, 1 << 30)
     # sshd's ChrootDirectory demands root-owned, not group/world-writable path components, so
-    # the scratch folder lives under the cargo target folder rather than the sticky /tmp.
+    # the scratch folder lives under the cargo target folder rather than the sticky /tmp - unless
+    # the checkout itself is under such a folder (a CI clone in /tmp), then under /var/lib.
     parent = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "sftp-bench")
+    if not chroot_safe(os.path.dirname(parent)):
+        parent = "/var/lib/idealstack-sftp-bench"
     os.makedirs(parent, mode=0o755, exist_ok=True)
+    os.chmod(parent, 0o755)
     scratch = tempfile.mkdtemp(prefix="run-", dir=parent)
     procs = []
     try:
