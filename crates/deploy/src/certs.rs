@@ -85,16 +85,17 @@ pub struct Status {
     pub records_created: Vec<DnsRecord>,
 }
 
-/// Finds or requests every certificate the plan needs, and creates the validation records in a
-/// matching Route 53 zone when there is one.
+/// Finds (among `existing`, the stack's certificates: `find_tagged(TAG_STACK, stack)`) or
+/// requests every certificate the plan needs, and creates the validation records in a matching
+/// Route 53 zone when there is one.
 pub fn ensure(
     acm: &dyn CertificateApi,
     dns: &dyn DnsApi,
     stack: &str,
+    existing: &[CertificateInfo],
     plan: &Plan,
     progress: &dyn Progress,
 ) -> Result<Vec<Status>, ApiError> {
-    let existing = acm.find_tagged(TAG_STACK, stack)?;
     let zones = dns.zones().unwrap_or_else(|e| {
         progress.say(
             "",

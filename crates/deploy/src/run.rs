@@ -152,7 +152,15 @@ pub fn deploy(
     }
 
     // 2. Certificates.
-    let requested = certs::ensure(ports.certs, ports.dns, name, &build.plan, progress)?;
+    let existing = ports.certs.find_tagged(certs::TAG_STACK, name)?;
+    let requested = certs::ensure(
+        ports.certs,
+        ports.dns,
+        name,
+        &existing,
+        &build.plan,
+        progress,
+    )?;
     let certificates = certs::wait_issued(ports.certs, requested, cert_wait, opts.poll, progress)?;
     let issued = certs::issued(&certificates);
     for c in certificates
@@ -237,7 +245,7 @@ pub fn deploy(
     // 4. Certificates nothing uses any more (removed sites, superseded names) are deleted.
     if report.ok() {
         let whole = opts.only.is_none();
-        let existing = ports.certs.find_tagged(certs::TAG_STACK, name)?;
+        // Listed before this run's requests: what this run requested is in use.
         for c in certs::unused(
             &existing,
             &report.certificates,

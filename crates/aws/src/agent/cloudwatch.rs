@@ -54,50 +54,14 @@ impl CloudWatchMetrics {
     /// Site -> (target group dimension, running tasks).
     async fn targets(&self) -> Result<BTreeMap<String, (String, u32)>, PortError> {
         let mut out = BTreeMap::new();
-        let mut arns = Vec::new();
-        let mut pages = self
-            .ecs
-            .list_services()
-            .cluster(&self.cluster)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| fail("ecs", "ListServices", e))?;
-            arns.extend(page.service_arns().iter().cloned());
-        }
-        for chunk in arns.chunks(10) {
-            let resp = self
-                .ecs
-                .describe_services()
-                .cluster(&self.cluster)
-                .set_services(Some(chunk.to_vec()))
-                .include(aws_sdk_ecs::types::ServiceField::Tags)
-                .send()
-                .await
-                .map_err(|e| fail("ecs", "DescribeServices", e))?;
-            for s in resp.services() {
-                let tags: Vec<(String, String)> = s
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().into(),
-                            t.value().unwrap_or_default().into(),
-                        )
-                    })
-                    .collect();
-                let name = s.service_name().unwrap_or_default();
-                let Some(site) = super::ecs::EcsPort::site_of(&self.stack, name, &tags) else {
-                    continue;
-                };
-                if let Some(dim) = s
-                    .load_balancers()
-                    .iter()
-                    .find_map(|lb| lb.target_group_arn())
-                    .and_then(target_group_dimension)
-                {
-                    out.insert(site, (dim, s.running_count().max(0) as u32));
-                }
+        for (site, s) in super::ecs::site_services(&self.ecs, &self.cluster, &self.stack).await? {
+            if let Some(dim) = s
+                .load_balancers()
+                .iter()
+                .find_map(|lb| lb.target_group_arn())
+                .and_then(target_group_dimension)
+            {
+                out.insert(site, (dim, s.running_count().max(0) as u32));
             }
         }
         Ok(out)

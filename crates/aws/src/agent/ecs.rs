@@ -2,9 +2,56 @@
 
 use super::fail;
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{ContainerInstanceStatus, ServiceField};
-use idealstack_agent::ports::{ContainerInstance, Ecs, PortFuture, ServiceState};
+use aws_sdk_ecs::types::{ContainerInstanceStatus, Service, ServiceField};
+use idealstack_agent::ports::{ContainerInstance, Ecs, PortError, PortFuture, ServiceState};
 use std::collections::BTreeMap;
+
+/// The site services of `cluster` (with their tags), each with its site; the agent's, SFTP and
+/// health services are left out.
+pub(crate) async fn site_services(
+    client: &Client,
+    cluster: &str,
+    stack: &str,
+) -> Result<Vec<(String, Service)>, PortError> {
+    let mut arns = Vec::new();
+    let mut pages = client
+        .list_services()
+        .cluster(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| fail("ecs", "ListServices", e))?;
+        arns.extend(page.service_arns().iter().cloned());
+    }
+    let mut out = Vec::new();
+    for chunk in arns.chunks(10) {
+        let resp = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| fail("ecs", "DescribeServices", e))?;
+        for s in resp.services() {
+            let tags: Vec<(String, String)> = s
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let name = s.service_name().unwrap_or_default();
+            if let Some(site) = EcsPort::site_of(stack, name, &tags) {
+                out.push((site, s.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// ECS calls on one cluster.
 #[derive(Debug, Clone)]
@@ -43,52 +90,16 @@ impl EcsPort {
     }
 
     async fn list_services(&self) -> Result<Vec<ServiceState>, idealstack_agent::ports::PortError> {
-        let mut arns = Vec::new();
-        let mut pages = self
-            .client
-            .list_services()
-            .cluster(&self.cluster)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| fail("ecs", "ListServices", e))?;
-            arns.extend(page.service_arns().iter().cloned());
-        }
         let mut out = Vec::new();
-        for chunk in arns.chunks(10) {
-            let resp = self
-                .client
-                .describe_services()
-                .cluster(&self.cluster)
-                .set_services(Some(chunk.to_vec()))
-                .include(ServiceField::Tags)
-                .send()
-                .await
-                .map_err(|e| fail("ecs", "DescribeServices", e))?;
-            for s in resp.services() {
-                let name = s.service_name().unwrap_or_default().to_string();
-                let tags: Vec<(String, String)> = s
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        (
-                            t.key().unwrap_or_default().to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
-                let Some(site) = Self::site_of(&self.stack, &name, &tags) else {
-                    continue; // the agent, SFTP and health services
-                };
-                out.push(ServiceState {
-                    site,
-                    service: name,
-                    desired: s.desired_count().max(0) as u32,
-                    running: s.running_count().max(0) as u32,
-                    deploying: s.deployments().len() > 1,
-                    tasks_per_instance: BTreeMap::new(),
-                });
-            }
+        for (site, s) in site_services(&self.client, &self.cluster, &self.stack).await? {
+            out.push(ServiceState {
+                site,
+                service: s.service_name().unwrap_or_default().to_string(),
+                desired: s.desired_count().max(0) as u32,
+                running: s.running_count().max(0) as u32,
+                deploying: s.deployments().len() > 1,
+                tasks_per_instance: BTreeMap::new(),
+            });
         }
         for s in &mut out {
             s.tasks_per_instance = self.tasks_per_instance(&s.service).await?;

@@ -7,20 +7,11 @@ use anyhow::Context;
 use idealstack_deploy::certs::{TAG_INDEX, TAG_SITE, TAG_STACK, warnings};
 use idealstack_deploy::ports::CertificateApi;
 
-use super::common::{self, AwsArgs};
-use crate::manifest_file::{self, ManifestArg};
+use super::common;
+use crate::manifest_file;
 
 /// Arguments of `certs`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub manifest: ManifestArg,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    /// Print JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+pub use super::common::ReadArgs as Args;
 
 /// Lists the certificates.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

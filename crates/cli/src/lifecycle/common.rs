@@ -20,6 +20,18 @@ pub struct AwsArgs {
     pub region: Option<String>,
 }
 
+/// Arguments of the read commands (`status`, `certs`): the manifest, AWS access, `--json`.
+#[derive(clap::Args, Debug)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub manifest: crate::manifest_file::ManifestArg,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Connects to AWS in the manifest's region unless `--region` says otherwise.
 pub fn connect(args: &AwsArgs, model: &Model) -> anyhow::Result<Aws> {
     let region = args.region.as_deref().unwrap_or(&model.stack.region);

@@ -7,20 +7,11 @@ use anyhow::Context;
 use idealstack_deploy::ports::{CertificateApi, ObjectStore, StackInfo};
 use serde_json::{Value, json};
 
-use super::common::{self, AwsArgs};
-use crate::manifest_file::{self, ManifestArg};
+use super::common;
+use crate::manifest_file;
 
 /// Arguments of `status`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub manifest: ManifestArg,
-    #[command(flatten)]
-    pub aws: AwsArgs,
-    /// Print JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+pub use super::common::ReadArgs as Args;
 
 /// Gathers and prints the status.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -101,6 +92,13 @@ fn s(v: &Value) -> String {
     }
 }
 
+/// The items of a JSON list as text (none when it is not a list).
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|l| l.iter().map(s).collect())
+        .unwrap_or_default()
+}
+
 fn human(v: &Value) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
@@ -154,13 +152,7 @@ fn human(v: &Value) -> String {
             );
         }
         for r in site["rules"].as_array().cloned().unwrap_or_default() {
-            let hosts: Vec<String> = r["hosts"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .map(s)
-                .collect();
+            let hosts = strings(&r["hosts"]);
             let _ = writeln!(
                 o,
                 "      rule {} {}: {}",
@@ -170,13 +162,7 @@ fn human(v: &Value) -> String {
             );
         }
         for c in site["certificates"].as_array().cloned().unwrap_or_default() {
-            let names: Vec<String> = c["names"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .map(s)
-                .collect();
+            let names = strings(&c["names"]);
             let _ = writeln!(
                 o,
                 "      certificate {}: {}",
@@ -185,16 +171,12 @@ fn human(v: &Value) -> String {
             );
         }
     }
-    let pending = v["pending_data_deletions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let pending = strings(&v["pending_data_deletions"]);
     if !pending.is_empty() {
-        let names: Vec<String> = pending.iter().map(s).collect();
         let _ = writeln!(
             o,
             "\nData of removed sites the agent has yet to delete (site-uid): {}",
-            names.join(", ")
+            pending.join(", ")
         );
     }
     o
