@@ -1,9 +1,10 @@
 //! The scaling benchmark (bench/scaling/run): replays traces through the agent's policy and AWS
 //! target tracking in the same run, with the clairvoyant lower bound, and prints a Markdown table.
 //!
-//! Usage: `scaling [--generate DIR] [--family] [TRACE.csv ...]`. `--generate` (re)writes the
-//! shipped traces into DIR first; `--family` replays the held-out validation family
-//! (`trace::family`, generated in memory, never written to the shipped set) after any files;
+//! Usage: `scaling [--generate DIR] [--family] [--family-seeds 303,404] [TRACE.csv ...]`.
+//! `--generate` (re)writes the shipped traces into DIR first; `--family` replays the held-out
+//! validation family (`trace::family`, generated in memory, never written to the shipped set)
+//! after any files; `--family-seeds` the same shapes with other seeds;
 //! without trace files or `--family` the shipped set is generated in memory.
 
 use idealstack_agent::bench::{markdown, run_trace};
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut files = Vec::new();
     let mut with_family = false;
+    let mut family_seeds: Vec<u64> = Vec::new();
     while let Some(arg) = args.next() {
         if arg == "--generate" {
             let Some(dir) = args.next() else {
@@ -31,11 +33,25 @@ fn main() -> ExitCode {
             }
         } else if arg == "--family" {
             with_family = true;
+        } else if arg == "--family-seeds" {
+            let parsed: Option<Vec<u64>> = args
+                .next()
+                .map(|list| list.split(',').map(|n| n.trim().parse().ok()).collect())
+                .unwrap_or(None);
+            match parsed {
+                Some(seeds) if !seeds.is_empty() => family_seeds = seeds,
+                _ => {
+                    eprintln!(
+                        "scaling: --family-seeds needs a comma-separated list of numbers, e.g. 303,404,505"
+                    );
+                    return ExitCode::from(2);
+                }
+            }
         } else {
             files.push(arg);
         }
     }
-    let mut traces: Vec<Trace> = if files.is_empty() && !with_family {
+    let mut traces: Vec<Trace> = if files.is_empty() && !with_family && family_seeds.is_empty() {
         trace::shipped()
     } else {
         let mut traces = Vec::new();
@@ -61,6 +77,9 @@ fn main() -> ExitCode {
     };
     if with_family {
         traces.extend(trace::family::family());
+    }
+    if !family_seeds.is_empty() {
+        traces.extend(trace::family::family_with_seeds(&family_seeds));
     }
     let config = SimConfig::default();
     let mut rows = Vec::new();

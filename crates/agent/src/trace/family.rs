@@ -178,14 +178,19 @@ pub fn mixed(seed: u64) -> Trace {
 
 /// The whole family, in report order: every shape with every seed.
 pub fn family() -> Vec<Trace> {
+    family_with_seeds(&SEEDS)
+}
+
+/// Every shape with each of `seeds` (other seeds than [`SEEDS`] give traces no tuning saw).
+pub fn family_with_seeds(seeds: &[u64]) -> Vec<Trace> {
     let mut out = Vec::new();
     for sigma in DAILY_NOISE {
-        for seed in SEEDS {
+        for &seed in seeds {
             out.push(daily_noise(sigma, seed));
         }
     }
     for shape in [spikes, sawtooth, steps, mixed] {
-        for seed in SEEDS {
+        for &seed in seeds {
             out.push(shape(seed));
         }
     }
