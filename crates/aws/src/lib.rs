@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod deploy;
+pub mod local;
 pub mod ses;
 pub mod sftp;
 

@@ -6,6 +6,7 @@
 mod agent;
 mod init;
 mod lifecycle;
+mod local;
 mod manifest_file;
 mod plan;
 mod schema;
@@ -42,6 +43,8 @@ enum Command {
     Sendmail(sendmail::Args),
     /// The SFTP gateway and its users.
     Sftp(sftp::Args),
+    /// The stack's cluster on this machine: podman containers from the deployed task definitions, the AWS emulator, a local router.
+    Local(local::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent::run(args),
         Command::Sendmail(args) => sendmail::run(args),
         Command::Sftp(args) => sftp::run(args),
+        Command::Local(args) => local::run(args),
     };
     match result {
         Ok(code) => code,
