@@ -230,7 +230,11 @@ fn each_branch_uses_debian_php_where_debian_has_it() {
             arg(&ins, "PHP_APT_REPOSITORY"),
             Some(if debian_ships { "" } else { SURY }),
             "{branch}: {suite} {} PHP {branch}",
-            if debian_ships { "ships" } else { "does not ship" }
+            if debian_ships {
+                "ships"
+            } else {
+                "does not ship"
+            }
         );
         assert_eq!(arg(&ins, "PHP_APT_REPOSITORY"), Some(*repo));
     }
@@ -359,7 +363,10 @@ fn the_release_workflow_publishes_what_the_templates_name() {
     ] {
         assert!(wf.contains(needed), "images.yml lacks {needed:?}");
     }
-    assert!(!wf.contains("ghcr.io"), "images.yml still publishes to ghcr.io");
+    assert!(
+        !wf.contains("ghcr.io"),
+        "images.yml still publishes to ghcr.io"
+    );
 }
 
 // --- the images built and run with podman --------------------------------------------------------
