@@ -25,6 +25,12 @@ const ACCESS_LOG_DAYS: u32 = 90;
 const BACKUP_DAYS: u32 = 14;
 
 /// The images of a stack: the PHP image per version and the idealstack image.
+///
+/// The one naming scheme for images: `<registry>/php:<php>-<version>` and
+/// `<registry>/idealstack:<version>`, `<version>` being idealstack's own (`idealstack --version`,
+/// no `v`). `scripts/images` builds these names under `localhost/idealstack` and the release
+/// workflow (`.github/workflows/images.yml`) publishes them under the default registry, both
+/// reading the version from the binary; `crates/cli/tests/runtime_images.rs` checks all three agree.
 #[derive(Debug, Clone)]
 pub struct Images {
     registry: String,

@@ -6,6 +6,7 @@
 
 pub mod lint;
 pub mod mariadb;
+pub mod podman;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
