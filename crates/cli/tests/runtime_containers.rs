@@ -55,7 +55,7 @@ fn a_site_container_serves_as_its_uid_with_the_worker_ceiling_of_its_memory() {
         "whoami.php",
         "<?php echo posix_geteuid(), ':', posix_getegid();",
     );
-    put(&root, "slow.php", "<?php sleep(3); echo 'done';");
+    put(&root, "slow.php", "<?php sleep(6); echo 'done';");
     let status = std::process::Command::new("chown")
         .args(["-R", &user])
         .arg(&root)
@@ -71,9 +71,10 @@ fn a_site_container_serves_as_its_uid_with_the_worker_ceiling_of_its_memory() {
     let r = curl(&[&c.url("/whoami.php")]);
     assert_eq!(r.body, user, "{r:?}");
 
-    // One request more than the ceiling at once: php-fpm says it reached exactly that ceiling.
+    // More requests than the ceiling at once (slow enough for php-fpm's once-a-second spawning
+    // to reach it): php-fpm says it reached exactly that ceiling.
     let url = c.url("/slow.php");
-    let handles: Vec<_> = (0..=workers)
+    let handles: Vec<_> = (0..workers + 3)
         .map(|_| {
             let url = url.clone();
             std::thread::spawn(move || curl(&[&url]).status)
