@@ -172,6 +172,15 @@ impl Container {
             std::thread::sleep(Duration::from_millis(100));
         }
         wait_for_port(addr, Duration::from_secs(1), "the container");
+        // php-fpm's socket (inside the namespace) appears a moment after Apache listens.
+        let health = format!(
+            "http://127.0.0.1:{port}{}",
+            idealstack_manifest::DEFAULT_HEALTH_CHECK_PATH
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while super::curl(&[&health]).status == 503 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
         Container {
             guard: Some(guard),
             port,
