@@ -204,8 +204,8 @@ impl Drop for Container {
             // unshare's child is the PID namespace's init: killing it ends every process in
             // the namespace (the entrypoint changed its uid, so no parent-death signal reaches it).
             let pid = guard.id();
-            let children =
-                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                .unwrap_or_default();
             for child in children.split_whitespace() {
                 let _ = Command::new("kill").args(["-KILL", child]).status();
             }
