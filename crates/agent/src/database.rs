@@ -226,6 +226,10 @@ impl MysqlDatabases {
     /// unreadable one is reported as such (not as a failed handshake).
     pub fn new(access: ServerAccess) -> Result<Self, DatabaseError> {
         let roots = access.tls.roots()?;
+        if roots.is_some() {
+            // Already installed (by an earlier call or another part of the process) is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let pool = Pool::new(opts(
             &access,
             roots.as_deref(),
