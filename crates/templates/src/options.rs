@@ -370,12 +370,18 @@ mod tests {
         let mut last = 0;
         for mib in (0..=30720).step_by(256) {
             let n = fpm_max_children(mib);
-            assert!((PHP_MIN_WORKERS..=PHP_MAX_WORKERS).contains(&n), "{mib}: {n}");
+            assert!(
+                (PHP_MIN_WORKERS..=PHP_MAX_WORKERS).contains(&n),
+                "{mib}: {n}"
+            );
             assert!(n >= last, "more memory never means fewer workers ({mib})");
             last = n;
             // At the ceiling, average workers fit the task's memory (sizes a site can have).
             if mib >= 512 && n < PHP_MAX_WORKERS {
-                assert!(PHP_BASE_MEMORY_MIB + n * PHP_WORKER_MEMORY_MIB <= mib, "{mib}: {n}");
+                assert!(
+                    PHP_BASE_MEMORY_MIB + n * PHP_WORKER_MEMORY_MIB <= mib,
+                    "{mib}: {n}"
+                );
             }
         }
     }
