@@ -214,9 +214,13 @@ impl Agent {
         let creds = secrets.site_credentials().await?;
         let mut done = Vec::new();
         for site in wanted {
-            let c = creds
-                .get(site)
-                .ok_or_else(|| PassError::NoSiteSecret(site.clone()))?;
+            // The deployer writes the desired state before the site stacks (so a new site's
+            // folders exist when its first task starts): a new site's secret appears while its
+            // stack is created. Until then the site waits; the other sites' work goes on.
+            let Some(c) = creds.get(site) else {
+                eprintln!("agent: {}", PassError::NoSiteSecret(site.clone()));
+                continue;
+            };
             let changes = databases.ensure(c).await?;
             if !changes.is_empty() {
                 done.push(format!("database {site}: {}", changes.join(", ")));

@@ -34,6 +34,62 @@ pub enum DatabaseError {
     /// The server refused or failed.
     #[error("database server: {0}")]
     Server(String),
+    /// TLS is required but no CA bundle is configured.
+    #[error(
+        "the database requires TLS and IDEALSTACK_DATABASE_CA_FILE is not set: set it to the PEM bundle of the database server's CA (the idealstack image ships {DEFAULT_CA_FILE})"
+    )]
+    NoCaFile,
+    /// The CA bundle cannot be used.
+    #[error(
+        "IDEALSTACK_DATABASE_CA_FILE {path}: {why}: expected a PEM bundle of the database server's CA certificates (the idealstack image ships {DEFAULT_CA_FILE}); fix the variable or the image"
+    )]
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+/// Where the idealstack images keep the RDS CA bundle (and set `IDEALSTACK_DATABASE_CA_FILE` to).
+pub const DEFAULT_CA_FILE: &str = "/usr/local/share/idealstack/database-ca.pem";
+
+/// How the agent's connections to the database server are secured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain TCP (`IDEALSTACK_DATABASE_TLS=false`: a server without TLS, tests only).
+    Off,
+    /// TLS verified against the CA certificates of this PEM file only (RDS's bundle, not the
+    /// public web roots), and the server's certificate must name the host connected to.
+    Verified(std::path::PathBuf),
+}
+
+impl Tls {
+    /// TLS when `required` (RDS sets `require_secure_transport`), verified against `ca_file`
+    /// (`IDEALSTACK_DATABASE_CA_FILE`); an error when required and not given.
+    pub fn new(required: bool, ca_file: Option<std::path::PathBuf>) -> Result<Tls, DatabaseError> {
+        match (required, ca_file) {
+            (false, _) => Ok(Tls::Off),
+            (true, Some(path)) => Ok(Tls::Verified(path)),
+            (true, None) => Err(DatabaseError::NoCaFile),
+        }
+    }
+
+    /// The CA bundle's bytes, checked to hold at least one PEM certificate.
+    fn roots(&self) -> Result<Option<Vec<u8>>, DatabaseError> {
+        let Tls::Verified(path) = self else {
+            return Ok(None);
+        };
+        let fail = |why: String| DatabaseError::CaFile {
+            path: path.display().to_string(),
+            why,
+        };
+        let pem = std::fs::read(path).map_err(|e| fail(format!("cannot be read ({e})")))?;
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(fail("holds no PEM certificate".into()));
+        }
+        Ok(Some(pem))
+    }
 }
 
 impl From<DatabaseError> for PortError {
@@ -53,8 +109,8 @@ pub struct ServerAccess {
     pub user: String,
     /// Its password.
     pub password: String,
-    /// Whether to require TLS.
-    pub tls: bool,
+    /// TLS (required by RDS) and whom it trusts.
+    pub tls: Tls,
 }
 
 impl std::fmt::Debug for ServerAccess {
@@ -68,7 +124,13 @@ impl std::fmt::Debug for ServerAccess {
     }
 }
 
-fn opts(access: &ServerAccess, user: &str, password: &str, db: Option<&str>) -> Opts {
+fn opts(
+    access: &ServerAccess,
+    roots: Option<&[u8]>,
+    user: &str,
+    password: &str,
+    db: Option<&str>,
+) -> Opts {
     let mut b = OptsBuilder::default()
         .ip_or_hostname(access.host.clone())
         .tcp_port(access.port)
@@ -76,8 +138,14 @@ fn opts(access: &ServerAccess, user: &str, password: &str, db: Option<&str>) -> 
         .pass(Some(password.to_string()))
         .db_name(db.map(str::to_string))
         .prefer_socket(false);
-    if access.tls {
-        b = b.ssl_opts(Some(mysql_async::SslOpts::default()));
+    if let Some(roots) = roots {
+        // Only the bundle's CAs, and the certificate must name the host (the defaults of
+        // mysql_async's rustls: domain validated, invalid certificates refused).
+        b = b.ssl_opts(Some(
+            mysql_async::SslOpts::default()
+                .with_root_certs(vec![roots.to_vec().into()])
+                .with_disable_built_in_roots(true),
+        ));
     }
     b.into()
 }
@@ -149,19 +217,43 @@ async fn user_exists(conn: &mut mysql_async::Conn, user: &str) -> Result<bool, D
 #[derive(Debug)]
 pub struct MysqlDatabases {
     access: ServerAccess,
+    roots: Option<Vec<u8>>,
     pool: Pool,
 }
 
 impl MysqlDatabases {
-    /// Connects lazily to the server in `access`.
-    pub fn new(access: ServerAccess) -> Self {
-        let pool = Pool::new(opts(&access, &access.user, &access.password, None));
-        MysqlDatabases { access, pool }
+    /// Connects lazily to the server in `access`; reads the CA bundle now, so a missing or
+    /// unreadable one is reported as such (not as a failed handshake).
+    pub fn new(access: ServerAccess) -> Result<Self, DatabaseError> {
+        let roots = access.tls.roots()?;
+        if roots.is_some() {
+            // Already installed (by an earlier call or another part of the process) is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let pool = Pool::new(opts(
+            &access,
+            roots.as_deref(),
+            &access.user,
+            &access.password,
+            None,
+        ));
+        Ok(MysqlDatabases {
+            access,
+            roots,
+            pool,
+        })
     }
 
     /// Whether `user` logs in with `password` (a login probe: engine-neutral, unlike hashes).
     async fn logs_in(&self, user: &str, password: &str, db: &str) -> bool {
-        match mysql_async::Conn::new(opts(&self.access, user, password, Some(db))).await {
+        let opts = opts(
+            &self.access,
+            self.roots.as_deref(),
+            user,
+            password,
+            Some(db),
+        );
+        match mysql_async::Conn::new(opts).await {
             Ok(conn) => {
                 let _ = conn.disconnect().await;
                 true
@@ -333,9 +425,28 @@ mod tests {
             port: 3306,
             user: "admin".into(),
             password: "s3cret".into(),
-            tls: true,
+            tls: Tls::Verified("/ca.pem".into()),
         };
         assert!(!format!("{a:?}").contains("s3cret"));
         assert!(!format!("{:?}", creds("d", "u", "s3cret")).contains("s3cret"));
+    }
+
+    #[test]
+    fn tls_needs_a_readable_bundle_of_certificates() {
+        assert_eq!(Tls::new(true, None), Err(DatabaseError::NoCaFile));
+        assert_eq!(Tls::new(false, None), Ok(Tls::Off));
+        let missing = Tls::new(true, Some("/nonexistent/ca.pem".into())).unwrap();
+        let e = missing.roots().unwrap_err().to_string();
+        assert!(
+            e.starts_with("IDEALSTACK_DATABASE_CA_FILE /nonexistent/ca.pem: cannot be read"),
+            "{e}"
+        );
+        let dir = std::env::temp_dir().join(format!("idealstack-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate").unwrap();
+        let e = Tls::Verified(empty).roots().unwrap_err().to_string();
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

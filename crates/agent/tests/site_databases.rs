@@ -1,8 +1,8 @@
 //! Per-site databases against a real MariaDB (Debian's mariadb-server) started by the test.
 
-use idealstack_agent::database::{MysqlDatabases, ServerAccess};
+use idealstack_agent::database::{MysqlDatabases, ServerAccess, Tls};
 use idealstack_agent::ports::SiteCredentials;
-use idealstack_testbed::mariadb::{ADMIN, ADMIN_PASSWORD, MariaDb};
+use idealstack_testbed::mariadb::{ADMIN, ADMIN_PASSWORD, MariaDb, TestCa};
 
 fn creds(site: &str, password: &str) -> SiteCredentials {
     SiteCredentials {
@@ -22,8 +22,9 @@ async fn databases_are_created_isolated_idempotent_and_follow_rotation() {
         port: server.port,
         user: ADMIN.into(),
         password: ADMIN_PASSWORD.into(),
-        tls: false,
-    });
+        tls: Tls::Off,
+    })
+    .unwrap();
     let shop = creds("shop", "shopPass1");
     let blog = creds("blog", "blogPass1");
 
@@ -135,4 +136,68 @@ async fn databases_are_created_isolated_idempotent_and_follow_rotation() {
         "blog_db"
     );
     dbs.close().await;
+}
+
+fn access(host: &str, port: u16, tls: Tls) -> ServerAccess {
+    ServerAccess {
+        host: host.into(),
+        port,
+        user: ADMIN.into(),
+        password: ADMIN_PASSWORD.into(),
+        tls,
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_server_requiring_tls_is_reached_only_through_its_ca_and_name() {
+    let scratch = idealstack_testbed::scratch_dir("agent-db-tls");
+    // The RDS CA's stand-in, and a server that requires secure transport as RDS does.
+    let ca = TestCa::make(&scratch.path().join("ca"));
+    let server = MariaDb::with_tls(scratch.path(), &ca);
+
+    // The bundle of IDEALSTACK_DATABASE_CA_FILE, the server by the name its certificate holds.
+    let dbs = MysqlDatabases::new(access(
+        "127.0.0.1",
+        server.port,
+        Tls::Verified(ca.ca.clone()),
+    ))
+    .unwrap();
+    let shop = creds("shop", "shopPass1");
+    assert!(!dbs.ensure_site(&shop).await.unwrap().is_empty());
+    let cipher = server
+        .sql_as(
+            "shop_user",
+            "shopPass1",
+            "SHOW SESSION STATUS LIKE 'Ssl_cipher'",
+        )
+        .unwrap();
+    assert!(cipher.trim().len() > "Ssl_cipher".len(), "{cipher}");
+    dbs.close().await;
+
+    // Without TLS the server refuses; with another CA's bundle or another name, the agent does.
+    let plain = MysqlDatabases::new(access("127.0.0.1", server.port, Tls::Off)).unwrap();
+    let e = plain.ensure_site(&shop).await.unwrap_err().to_string();
+    assert!(
+        e.contains("secure transport") || e.contains("insecure") || e.contains("Access denied"),
+        "{e}"
+    );
+    plain.close().await;
+    let other = TestCa::make(&scratch.path().join("other-ca"));
+    let untrusted =
+        MysqlDatabases::new(access("127.0.0.1", server.port, Tls::Verified(other.ca))).unwrap();
+    let e = untrusted.ensure_site(&shop).await.unwrap_err().to_string();
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    untrusted.close().await;
+    let wrong_name = MysqlDatabases::new(access(
+        "localhost",
+        server.port,
+        Tls::Verified(ca.ca.clone()),
+    ))
+    .unwrap();
+    let e = wrong_name.ensure_site(&shop).await.unwrap_err().to_string();
+    assert!(
+        e.to_lowercase().contains("certificate") || e.contains("NotValidForName"),
+        "{e}"
+    );
+    wrong_name.close().await;
 }

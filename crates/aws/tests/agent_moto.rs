@@ -535,6 +535,7 @@ fn a_removed_sites_data_is_deleted_on_request_and_the_request_with_it() {
         STACK,
         &master,
         false,
+        None,
     ));
     let mut agent = Agent::new(ports, Config::default(), Timing::default(), "a");
     let lines = bed.rt.block_on(acted(&mut agent));

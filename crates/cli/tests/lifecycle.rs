@@ -156,7 +156,12 @@ fn lifecycle_from_nothing_to_destroy() {
     let tgs = aws.target_group_names().unwrap();
     assert!(tgs.len() >= 3, "a target group per site: {tgs:?}");
     let certs = CertificateApi::find_tagged(&aws, "idealstack:stack", "e2e").unwrap();
-    let mut cert_names: Vec<Vec<String>> = certs.iter().map(|c| c.names.clone()).collect();
+    // The sites' certificates (the listeners' default belongs to no site: step 7).
+    let mut cert_names: Vec<Vec<String>> = certs
+        .iter()
+        .filter(|c| c.tags.contains_key("idealstack:site"))
+        .map(|c| c.names.clone())
+        .collect();
     cert_names.sort();
     assert_eq!(
         cert_names,
@@ -295,6 +300,7 @@ fn lifecycle_from_nothing_to_destroy() {
     let names: Vec<Vec<String>> = CertificateApi::find_tagged(&aws, "idealstack:stack", "e2e")
         .unwrap()
         .into_iter()
+        .filter(|c| c.tags.contains_key("idealstack:site"))
         .map(|c| c.names)
         .collect();
     assert_eq!(names.len(), 3, "blog, docs and news keep theirs: {names:?}");
@@ -341,13 +347,39 @@ fn lifecycle_from_nothing_to_destroy() {
         "{certs}"
     );
 
-    // 7. Destroy keeps the data and its network.
+    // 7. Remove the shard's first site (sites are sorted by name): the listener's default
+    // certificate is the stack's own, self-signed for a name nobody serves, so removing any
+    // site's listener certificate works (a listener cannot lose its default).
+    let listener = outputs(&aws, "e2e-edge-0")["HttpsListenerArn"].clone();
+    let defaults: Vec<_> = CertificateApi::find_tagged(&aws, "idealstack:stack", "e2e")
+        .unwrap()
+        .into_iter()
+        .filter(|c| {
+            c.tags.get("idealstack:purpose").map(String::as_str) == Some("listener-default")
+        })
+        .collect();
+    assert_eq!(defaults.len(), 1, "one default certificate: {defaults:?}");
+    assert_eq!(defaults[0].names, ["default.e2e.idealstack.invalid"]);
+    assert!(!defaults[0].tags.contains_key("idealstack:site"));
+    assert_eq!(
+        aws.listener_certificates(&listener).unwrap().first(),
+        Some(&defaults[0].arn),
+        "the listener's default certificate"
+    );
+    let out = emu.ok(dir, &["site", "remove", "blog", "--yes", "--poll", "1"]);
+    assert!(
+        out.contains("e2e-site-blog") && out.contains("deleted"),
+        "{out}"
+    );
+    assert!(!stacks(&aws).contains_key("e2e-site-blog"));
+
+    // 8. Destroy keeps the data and its network.
     let out = emu.idealstack(dir, &["destroy", "--poll", "1", "--confirm", "wrong"]);
     assert!(
         !out.status.success(),
         "a wrong confirmation deletes nothing"
     );
-    assert_eq!(stacks(&aws).len(), 7);
+    assert_eq!(stacks(&aws).len(), 6);
     let out = emu.ok(dir, &["destroy", "--poll", "1", "--confirm", "e2e"]);
     assert!(out.contains("Kept e2e-data and e2e-network"), "{out}");
     assert_eq!(

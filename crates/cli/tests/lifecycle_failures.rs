@@ -8,7 +8,7 @@ mod lifecycle_support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use idealstack_deploy::ports::StackApi;
+use idealstack_deploy::ports::{ObjectStore, StackApi};
 use lifecycle_support::{Emulator, FAST, MANIFEST, manifest_path, project};
 
 #[test]
@@ -98,6 +98,46 @@ fn failing_resources_roll_back_are_reported_and_a_retry_works() {
     assert!(
         out.lines()
             .any(|l| l.contains("e2e-site-blog") && l.contains("updated")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_failed_first_create_of_the_cluster_is_cleaned_up_and_the_next_deploy_succeeds() {
+    let emu = Emulator::start();
+    let aws = emu.aws();
+    let project = project(MANIFEST);
+    let dir = project.path();
+    // The cluster's load balancers (deletion protection on) exist when the agent's service
+    // fails; the rollback cannot delete them, so the stack is left in ROLLBACK_FAILED.
+    emu.inject_failure_after_create(
+        "e2e-cluster",
+        "AgentService",
+        "ECS deployment circuit breaker: tasks failed to start",
+    );
+    let out = emu.idealstack(dir, &[&["deploy"][..], FAST].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("e2e-cluster "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains(
+            "creating e2e-cluster failed and was rolled back (the empty stack was deleted)"
+        ),
+        "the clean-up deletes the stack as destroy does: {line}\n{stderr}"
+    );
+    assert!(
+        StackApi::describe(&aws, "e2e-cluster").unwrap().is_none(),
+        "the failed stack is gone, not DELETE_FAILED"
+    );
+    emu.clear_failures();
+    let out = emu.ok(dir, &[&["deploy"][..], FAST].concat());
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("e2e-cluster ") && l.contains("created")),
         "{out}"
     );
 }
@@ -203,6 +243,29 @@ fn an_interrupted_deploy_resumes() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The agent creates a site's folders from the desired state: it names the new site before
+    // the site's stack starts, or the site's first tasks would find no document root.
+    let bucket = StackApi::describe(&aws, "e2e-data")
+        .unwrap()
+        .unwrap()
+        .outputs["StateBucketName"]
+        .clone();
+    let desired: serde_json::Value = serde_json::from_slice(
+        &ObjectStore::get(&aws, &bucket, "state/desired.json")
+            .unwrap()
+            .expect("the desired state exists"),
+    )
+    .unwrap();
+    let sites: Vec<&str> = desired["model"]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        sites.contains(&"late"),
+        "the desired state did not name the new site while its stack was being created: {sites:?}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let out = emu.idealstack(dir, &[&["deploy"][..], FAST].concat());

@@ -242,3 +242,77 @@ fn stock_moto_still_loses_a_resource_it_cannot_update() {
         "gap 16 fixed? {executed:?}"
     );
 }
+
+/// A network load balancer with deletion protection, as the cluster stack makes it (gap 17).
+const PROTECTED_LOAD_BALANCER: &str = r#"{
+  "Resources": {
+    "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.8.0.0/16"}},
+    "SubnetA": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.8.0.0/24", "AvailabilityZone": "us-east-1a"}},
+    "SubnetB": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.8.1.0/24", "AvailabilityZone": "us-east-1b"}},
+    "Balancer": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+      "Subnets": [{"Ref": "SubnetA"}, {"Ref": "SubnetB"}],
+      "LoadBalancerAttributes": [{"Key": "deletion_protection.enabled", "Value": "true"}]}}
+  }
+}"#;
+
+#[test]
+fn stock_moto_still_deletes_protected_load_balancers() {
+    let moto = Moto::start();
+    let aws = Aws::for_emulator(&moto.endpoint()).unwrap();
+    let create = ChangeSetRequest {
+        stack: "gap-lb".into(),
+        name: "c1".into(),
+        create: true,
+        template: TemplateSource::Body(PROTECTED_LOAD_BALANCER.into()),
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    };
+    let id = StackApi::create_change_set(&aws, &create).unwrap();
+    StackApi::execute_change_set(&aws, "gap-lb", &id).unwrap();
+    // Gap 17 (DELETION PROTECTION): the template's attribute is not applied...
+    assert_eq!(
+        aws.stack_load_balancers_protection("gap-lb").unwrap(),
+        [false],
+        "gap 17 fixed?"
+    );
+    // ...and a load balancer protected through the API is deleted with its stack.
+    assert_eq!(
+        aws.set_stack_load_balancers_protection("gap-lb", true)
+            .unwrap(),
+        1
+    );
+    StackApi::delete(&aws, "gap-lb").unwrap();
+    assert!(
+        StackApi::describe(&aws, "gap-lb").unwrap().is_none(),
+        "gap 17 fixed? the stack of a protected load balancer was not deleted"
+    );
+}
+
+#[test]
+fn stock_moto_still_skips_listener_certificates() {
+    let moto = Moto::start();
+    let aws = Aws::for_emulator(&moto.endpoint()).unwrap();
+    let template = r#"{"Resources": {"Extra": {"Type": "AWS::ElasticLoadBalancingV2::ListenerCertificate",
+      "Properties": {"ListenerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/none/0/0",
+      "Certificates": [{"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/none"}]}}}}"#;
+    let create = ChangeSetRequest {
+        stack: "gap-cert".into(),
+        name: "c1".into(),
+        create: true,
+        template: TemplateSource::Body(template.into()),
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    };
+    let id = StackApi::create_change_set(&aws, &create).unwrap();
+    let executed = StackApi::execute_change_set(&aws, "gap-cert", &id);
+    // Gap 19 (LISTENER CERTIFICATE): a certificate for a listener that does not exist is "created".
+    assert!(executed.is_ok(), "gap 19 fixed? {executed:?}");
+    assert_eq!(
+        StackApi::describe(&aws, "gap-cert")
+            .unwrap()
+            .unwrap()
+            .status,
+        "CREATE_COMPLETE",
+        "gap 19 fixed?"
+    );
+}

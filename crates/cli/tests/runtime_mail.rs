@@ -227,3 +227,51 @@ fn the_binary_exits_with_sendmail_codes() {
     assert_eq!(code, 78, "{err}");
     assert!(err.contains("AWS_REGION"), "{err}");
 }
+
+#[test]
+fn mail_without_a_from_header_goes_out_from_the_address_the_template_sets() {
+    // The environment of the site container exactly as the site's template renders it.
+    let def = runtime_support::container::container_definition(
+        "email-mariadb",
+        "shopco-site-store",
+        "TaskDefinition",
+    );
+    let refs = std::collections::BTreeMap::from([
+        ("AWS::Region", "us-east-1".to_string()),
+        ("SessionsTableName", "shopco-sessions".to_string()),
+    ]);
+    let template_env = runtime_support::container::environment(&def, &refs);
+    let moto = Moto::start();
+    let r = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Authorization: AWS4-HMAC-SHA256 Credential=testing/20261126/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0",
+        "--data-binary",
+        r#"{"EmailIdentity":"shopco.example"}"#,
+        &format!("{}/v2/email/identities", moto.endpoint()),
+    ]);
+    assert_eq!(r.status, 200, "CreateEmailIdentity: {r:?}");
+    let mut env: Vec<(&str, String)> = template_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    env.extend([
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+    ]);
+    let (code, err) = sendmail(
+        &["-t", "-i"],
+        &env,
+        b"To: customer@example.com\nSubject: Your order\n\nThanks.\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("site=store status=sent"), "{err}");
+    let sent = sent_raw_messages(&moto.endpoint());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let raw = sent[0]["raw_data"].as_str().unwrap();
+    assert!(raw.contains("From: store@shopco.example"), "{raw}");
+}

@@ -24,6 +24,18 @@ add_action('admin_init', function () {
 });
 "#;
 
+/// What WordPress's wpdb does with MYSQL_CLIENT_FLAGS, and the session's TLS cipher.
+const TLS_PROBE: &str = r#"<?php
+mysqli_report(MYSQLI_REPORT_OFF);
+$h = mysqli_init();
+[$host, $port] = explode(':', getenv('DB_HOST'));
+$ok = @mysqli_real_connect($h, $host, 'wp', 'wp-password', null, (int)$port, null, MYSQL_CLIENT_FLAGS);
+echo 'verify=', (MYSQL_CLIENT_FLAGS & MYSQLI_CLIENT_SSL_VERIFY_SERVER_CERT) ? 'yes' : 'no', "
+";
+echo 'cipher=', $ok ? mysqli_query($h, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")->fetch_row()[1] : mysqli_connect_error(), "
+";
+"#;
+
 fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = text.find(start)? + start.len();
     let len = text[from..].find(end)?;
@@ -33,7 +45,9 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
 #[test]
 fn wordpress_installs_logs_in_uploads_and_uses_pretty_permalinks() {
     let scratch = scratch_dir("rt-wp");
-    let db = MariaDb::start(scratch.path());
+    // Like RDS: TLS required, a certificate of a CA the image is given (IDEALSTACK_DATABASE_CA_FILE).
+    let ca = TestCa::make(&scratch.path().join("ca"));
+    let db = MariaDb::start_tls(scratch.path(), &ca);
     create_wordpress_db(&db);
     let moto = SerialMoto::start();
     create_sessions_table(&moto.endpoint(), "sessions");
@@ -45,8 +59,11 @@ fn wordpress_installs_logs_in_uploads_and_uses_pretty_permalinks() {
         SESSION_PROBE,
     );
     chown_www_data(&root.join("public_html"));
+    put(&root, "tls.php", TLS_PROBE);
     let opts = aws_env(StackOptions::new(&root), &moto.endpoint())
-        .env("IDEALSTACK_SESSION_TABLE", "sessions");
+        .env("IDEALSTACK_SESSION_TABLE", "sessions")
+        .env("DB_HOST", format!("127.0.0.1:{}", db.port))
+        .env("IDEALSTACK_DATABASE_CA_FILE", ca.ca.to_str().unwrap());
     let stack = Stack::start(&opts, scratch.path());
     let jar = scratch.path().join("cookies.txt");
     let jar = jar.to_str().unwrap();
@@ -288,4 +305,8 @@ fn wordpress_installs_logs_in_uploads_and_uses_pretty_permalinks() {
         "{}",
         stack.stderr_text()
     );
+    // The server refuses plain connections: WordPress got this far over TLS, with the flags the
+    // prepend gives it (the certificate verified against IDEALSTACK_DATABASE_CA_FILE).
+    let r = curl(&[&format!("{base}/tls.php")]);
+    assert!(r.body.starts_with("verify=yes\ncipher=TLS"), "{r:?}");
 }

@@ -18,6 +18,79 @@ pub const TAG_STACK: &str = "idealstack:stack";
 pub const TAG_SITE: &str = "idealstack:site";
 /// Which of the site's certificates.
 pub const TAG_INDEX: &str = "idealstack:certificate";
+/// What a certificate that belongs to no site is for.
+pub const TAG_PURPOSE: &str = "idealstack:purpose";
+/// [`TAG_PURPOSE`] of the listeners' default certificate.
+pub const PURPOSE_LISTENER_DEFAULT: &str = "listener-default";
+
+/// The name of the listeners' default certificate: one nobody serves (`.invalid` never
+/// resolves, RFC 2606), so a request whose SNI matches no site gets this certificate and the
+/// listener's 404, never a site's certificate.
+pub fn default_certificate_name(stack: &str) -> String {
+    format!("default.{stack}.idealstack.invalid")
+}
+
+/// Why the default certificate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DefaultCertificateError {
+    /// Generating the key or certificate failed.
+    #[error("could not make the listeners' default certificate: {0}")]
+    Generate(String),
+    /// ACM refused.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// The stack's listener default certificate (self-signed, for [`default_certificate_name`]):
+/// found among `existing` (the stack's certificates) by its purpose tag, or made and imported
+/// into ACM once, tagged with the stack so `destroy` deletes it. Its key is sent to ACM only.
+pub fn ensure_default(
+    acm: &dyn CertificateApi,
+    stack: &str,
+    existing: &[CertificateInfo],
+    progress: &dyn Progress,
+) -> Result<String, DefaultCertificateError> {
+    if let Some(c) = existing.iter().find(|c| {
+        c.tags.get(TAG_PURPOSE).map(String::as_str) == Some(PURPOSE_LISTENER_DEFAULT)
+            && c.status == "ISSUED"
+    }) {
+        return Ok(c.arn.clone());
+    }
+    let name = default_certificate_name(stack);
+    let key =
+        rcgen::KeyPair::generate().map_err(|e| DefaultCertificateError::Generate(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::new(vec![name.clone()])
+        .map_err(|e| DefaultCertificateError::Generate(e.to_string()))?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name.clone());
+    // ACM imports certificates valid now; ten years spares renewals of a certificate no client
+    // is meant to trust.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    params.not_before = rcgen::date_time_ymd(1970, 1, 1)
+        + std::time::Duration::from_secs(now.saturating_sub(86_400));
+    params.not_after = params.not_before + std::time::Duration::from_secs(10 * 365 * 86_400);
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| DefaultCertificateError::Generate(e.to_string()))?;
+    let tags = BTreeMap::from([
+        (TAG_STACK.to_string(), stack.to_string()),
+        (
+            TAG_PURPOSE.to_string(),
+            PURPOSE_LISTENER_DEFAULT.to_string(),
+        ),
+    ]);
+    let arn = acm.import(&cert.pem(), &key.serialize_pem(), &tags)?;
+    progress.say(
+        "",
+        &format!(
+            "imported the listeners' default certificate ({name}, self-signed, serves no site)"
+        ),
+    );
+    Ok(arn)
+}
 
 /// One certificate the plan needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

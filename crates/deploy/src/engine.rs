@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::changes::{Change, classify, data_loss, data_loss_reason};
-use crate::ports::{ApiError, ChangeSetRequest, StackApi, TemplateSource};
+use crate::ports::{ApiError, ChangeSetRequest, LoadBalancerApi, StackApi, TemplateSource};
 use crate::progress::Progress;
 use crate::status::{Condition, Ending, condition, ending, first_failure, is_no_change};
 
@@ -206,9 +206,13 @@ fn new_events(
         .unwrap_or_default()
 }
 
-/// Deletes `stack` and waits until it is gone.
+/// Deletes `stack` and waits until it is gone: the one way every stack is deleted (destroy, a
+/// removed site or shard, the clean-up of a failed create). Deletion protection of the stack's
+/// load balancers is turned off first, since CloudFormation cannot delete a protected one and
+/// the stack would end in DELETE_FAILED.
 pub fn delete_stack(
     api: &dyn StackApi,
+    load_balancers: &dyn LoadBalancerApi,
     stack: &str,
     opts: &Options,
     progress: &dyn Progress,
@@ -219,6 +223,19 @@ pub fn delete_stack(
         Ok(None) => return Outcome::Deleted,
         Ok(Some(_)) => {}
         Err(e) => return api_failure(&format!("reading {stack}"), &e),
+    }
+    match load_balancers.unprotect_stack_load_balancers(stack) {
+        Ok(0) => {}
+        Ok(n) => progress.say(
+            stack,
+            &format!(
+                "turned off deletion protection of {n} load balancer(s) so they can be deleted"
+            ),
+        ),
+        Err(e) => progress.say(
+            stack,
+            &format!("could not turn off load balancer deletion protection ({e}); deleting anyway"),
+        ),
     }
     progress.say(stack, "deleting");
     if let Err(e) = api.delete(stack) {
@@ -246,6 +263,7 @@ pub fn delete_stack(
 /// Creates or updates `stack` through a change set with `template` and `parameters`.
 pub fn deploy_stack(
     api: &dyn StackApi,
+    load_balancers: &dyn LoadBalancerApi,
     request: ChangeSetRequest,
     opts: &Options,
     progress: &dyn Progress,
@@ -269,7 +287,7 @@ pub fn deploy_stack(
                         status.unwrap_or_default()
                     ),
                 );
-                let out = delete_stack(api, &stack, opts, progress);
+                let out = delete_stack(api, load_balancers, &stack, opts, progress);
                 if !out.ok() {
                     return out;
                 }
@@ -412,7 +430,16 @@ pub fn deploy_stack(
             }
         }
     };
-    let outcome = execute_and_watch(api, &stack, &id, create, changes, opts, progress);
+    let outcome = execute_and_watch(
+        api,
+        load_balancers,
+        &stack,
+        &id,
+        create,
+        changes,
+        opts,
+        progress,
+    );
     if let Some(original) = restore {
         match api.set_stack_policy(&stack, &original) {
             Ok(()) => progress.say(&stack, "stack policy restored"),
@@ -461,8 +488,10 @@ fn relax_policy(
 }
 
 /// Executes a computed change set and waits for the stack to settle; every ending mapped.
+#[allow(clippy::too_many_arguments)]
 fn execute_and_watch(
     api: &dyn StackApi,
+    load_balancers: &dyn LoadBalancerApi,
     stack: &str,
     id: &str,
     create: bool,
@@ -521,7 +550,7 @@ fn execute_and_watch(
         },
         Ending::CreateRolledBack => {
             progress.say(&stack, "the create failed and rolled back; deleting the empty stack so the next deploy can create it");
-            let cleanup = delete_stack(api, &stack, opts, progress);
+            let cleanup = delete_stack(api, load_balancers, &stack, opts, progress);
             Outcome::Failed(Failure {
                 what: format!("creating {stack} failed and was rolled back{}", if cleanup.ok() { " (the empty stack was deleted)" } else { "" }),
                 resource: cause.as_ref().map(|c| c.0.clone()),

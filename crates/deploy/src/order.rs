@@ -90,14 +90,24 @@ pub enum Unresolved {
         /// Which certificate.
         index: u32,
     },
+    /// The stack's listener default certificate could not be made.
+    #[error(
+        "parameter {parameter} needs the stack's listener default certificate, which could not be imported into ACM (see the message above)"
+    )]
+    DefaultCertificate {
+        /// The parameter.
+        parameter: String,
+    },
 }
 
 /// Resolves every parameter of `spec`: literals as they are, outputs from `outputs` (by stack),
-/// certificates from `certificates` (issued ARNs by site and index).
+/// certificates from `certificates` (issued ARNs by site and index) and `default_certificate`
+/// (the stack's listener default, see [`crate::certs::ensure_default`]).
 pub fn resolve(
     spec: &StackSpec,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
     certificates: &BTreeMap<(String, u32), String>,
+    default_certificate: Option<&str>,
 ) -> Result<BTreeMap<String, String>, Unresolved> {
     let mut out = BTreeMap::new();
     for (key, value) in &spec.parameters {
@@ -121,6 +131,14 @@ pub fn resolve(
                         stack: stack.clone(),
                         output: output.clone(),
                         why: "is not deployed".into(),
+                    });
+                }
+            },
+            ParameterValue::DefaultCertificate { .. } => match default_certificate {
+                Some(arn) => arn.to_string(),
+                None => {
+                    return Err(Unresolved::DefaultCertificate {
+                        parameter: key.clone(),
                     });
                 }
             },
@@ -214,10 +232,10 @@ mod tests {
             .insert("Cert".into(), ParameterValue::certificate("x", 0));
         let mut outputs = BTreeMap::new();
         let mut certs = BTreeMap::new();
-        let e = resolve(&s, &outputs, &certs).unwrap_err();
+        let e = resolve(&s, &outputs, &certs, None).unwrap_err();
         assert!(e.to_string().contains("not issued"), "{e}");
         certs.insert(("x".to_string(), 0), "arn:c".to_string());
-        let e = resolve(&s, &outputs, &certs).unwrap_err();
+        let e = resolve(&s, &outputs, &certs, None).unwrap_err();
         assert!(
             e.to_string().contains("a-network, which is not deployed"),
             "{e}"
@@ -226,7 +244,7 @@ mod tests {
             "a-network".to_string(),
             BTreeMap::from([("VpcId".to_string(), "vpc-1".to_string())]),
         );
-        let p = resolve(&s, &outputs, &certs).unwrap();
+        let p = resolve(&s, &outputs, &certs, None).unwrap();
         assert_eq!(p["Vpc"], "vpc-1");
         assert_eq!(p["Cert"], "arn:c");
         assert_eq!(p["Tag"], "1");

@@ -207,6 +207,14 @@ pub trait CertificateApi: Send + Sync {
     fn find_tagged(&self, key: &str, value: &str) -> Result<Vec<CertificateInfo>, ApiError>;
     /// Deletes a certificate no longer in use.
     fn delete(&self, arn: &str) -> Result<(), ApiError>;
+    /// Imports a certificate made here (PEM certificate and private key), with tags; returns
+    /// its ARN. The key goes to ACM only.
+    fn import(
+        &self,
+        certificate_pem: &str,
+        private_key_pem: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, ApiError>;
 }
 
 /// Route 53, to create validation records when the account hosts the zone.

@@ -138,8 +138,7 @@ pub fn deploy(
         .partition(|s| s.starts_with(&format!("{name}-site-")));
     for group in [sites, edges] {
         let outs = parallel(&group, opts.parallel, |s| {
-            let _ = ports.load_balancers.unprotect_stack_load_balancers(s);
-            engine::delete_stack(ports.stacks, s, opts, progress)
+            engine::delete_stack(ports.stacks, ports.load_balancers, s, opts, progress)
         });
         for (s, o) in group.into_iter().zip(outs) {
             outputs.lock().unwrap_or_else(|e| e.into_inner()).remove(&s);
@@ -178,11 +177,28 @@ pub fn deploy(
         }
     }
     report.certificates = certificates;
+    let default_certificate = if build.stacks.iter().any(|s| s.kind == StackKind::Edge) {
+        match certs::ensure_default(ports.certs, name, &existing, progress) {
+            Ok(arn) => Some(arn),
+            Err(e) => {
+                progress.say(
+                    "",
+                    &format!(
+                        "{e}; the load balancer stacks are skipped, run `idealstack deploy` again"
+                    ),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     // 3. Stacks, wave by wave.
     let failed: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let data_stack = idealstack_templates::data_stack_name(name);
     let cluster_stack = idealstack_templates::cluster_stack_name(name);
+    let mut state_before_sites = false;
     for wave in order::waves(&build.stacks) {
         let wave: Vec<usize> = wave
             .into_iter()
@@ -192,6 +208,25 @@ pub fn deploy(
                     .is_none_or(|o| o.contains(&build.stacks[i].name))
             })
             .collect();
+        // The agent creates a site's folders (and database) from the desired state; a new site's
+        // service cannot pass its health check before its document root exists, and its circuit
+        // breaker would roll the site stack back. So the desired state naming every site is
+        // written before the first site stack starts, not only at the end.
+        if !state_before_sites
+            && wave
+                .iter()
+                .any(|&i| build.stacks[i].kind == StackKind::Site)
+        {
+            state_before_sites = true;
+            let bucket = outputs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&data_stack)
+                .and_then(|o| o.get(STATE_BUCKET_OUTPUT).cloned());
+            if let Some(bucket) = bucket {
+                write_state(ports, &bucket, model, build, version, progress);
+            }
+        }
         let outs = parallel(&wave, opts.parallel, |&i| {
             let spec = &build.stacks[i];
             let blocked: Vec<String> = {
@@ -213,6 +248,7 @@ pub fn deploy(
                     spec,
                     &snapshot,
                     &issued,
+                    default_certificate.as_deref(),
                     &data_stack,
                     &cluster_stack,
                     opts,
@@ -276,15 +312,30 @@ pub fn deploy(
         .get(&data_stack)
         .and_then(|o| o.get(STATE_BUCKET_OUTPUT).cloned());
     if let Some(bucket) = bucket {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        match state::write(ports.store, &bucket, model, &build.plan, version, now) {
-            Ok(()) => report.state_written = true,
-            Err(e) => progress.say("", &format!("could not write the state to s3://{bucket}: {e}; the next deploy plans from what it can read")),
-        }
+        report.state_written = write_state(ports, &bucket, model, build, version, progress);
     }
     Ok(report)
+}
+
+/// Writes the assignments and the agent's desired state; says so when it cannot.
+fn write_state(
+    ports: Ports<'_>,
+    bucket: &str,
+    model: &Model,
+    build: &Build,
+    version: &str,
+    progress: &dyn Progress,
+) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    match state::write(ports.store, bucket, model, &build.plan, version, now) {
+        Ok(()) => true,
+        Err(e) => {
+            progress.say("", &format!("could not write the state to s3://{bucket}: {e}; the next deploy plans from what it can read"));
+            false
+        }
+    }
 }
 
 fn protect_data(ports: Ports<'_>, model: &Model, stack: &str, progress: &dyn Progress) {
@@ -307,12 +358,13 @@ fn deploy_one(
     spec: &idealstack_templates::StackSpec,
     outputs: &BTreeMap<String, BTreeMap<String, String>>,
     issued: &BTreeMap<(String, u32), String>,
+    default_certificate: Option<&str>,
     data_stack: &str,
     cluster_stack: &str,
     opts: &Options,
     progress: &dyn Progress,
 ) -> Outcome {
-    let mut parameters = match order::resolve(spec, outputs, issued) {
+    let mut parameters = match order::resolve(spec, outputs, issued, default_certificate) {
         Ok(p) => p,
         Err(e) => {
             return Outcome::Skipped {
@@ -320,7 +372,8 @@ fn deploy_one(
                     order::Unresolved::Certificate { .. } => format!(
                         "{e}; create its DNS validation records (see `idealstack certs`), then run `idealstack deploy` again"
                     ),
-                    order::Unresolved::Output { .. } => e.to_string(),
+                    order::Unresolved::Output { .. }
+                    | order::Unresolved::DefaultCertificate { .. } => e.to_string(),
                 },
             };
         }
@@ -375,7 +428,7 @@ fn deploy_one(
         parameters,
         tags: spec.tags.clone(),
     };
-    engine::deploy_stack(ports.stacks, request, opts, progress)
+    engine::deploy_stack(ports.stacks, ports.load_balancers, request, opts, progress)
 }
 
 /// Deletes every stack of `stack` but the data and network stacks (unless `delete_data`), in
@@ -414,12 +467,6 @@ pub fn destroy(
     for group in groups {
         let group: Vec<String> = group.into_iter().filter(|g| names.contains(g)).collect();
         let outs = parallel(&group, opts.parallel, |s| {
-            if let Err(e) = ports.load_balancers.unprotect_stack_load_balancers(s) {
-                progress.say(
-                    s,
-                    &format!("could not turn off load balancer deletion protection: {e}"),
-                );
-            }
             if s.ends_with("-data")
                 && let Err(e) = ports.stacks.set_termination_protection(s, false)
             {
@@ -430,7 +477,7 @@ pub fn destroy(
                     next: "check cloudformation:UpdateTerminationProtection permission".into(),
                 });
             }
-            engine::delete_stack(ports.stacks, s, opts, progress)
+            engine::delete_stack(ports.stacks, ports.load_balancers, s, opts, progress)
         });
         let stop = outs.iter().any(|o| !o.ok());
         report.stacks.extend(group.into_iter().zip(outs));

@@ -152,11 +152,11 @@ impl StackApi for Fake {
 
 impl ObjectStore for Fake {
     fn put(&self, bucket: &str, key: &str, body: &[u8], _: &str) -> Result<(), ApiError> {
-        self.0
-            .lock()
-            .unwrap()
-            .objects
-            .insert(format!("{bucket}/{key}"), body.to_vec());
+        let mut w = self.0.lock().unwrap();
+        if key.starts_with("state/") {
+            w.log.push(format!("put {key}"));
+        }
+        w.objects.insert(format!("{bucket}/{key}"), body.to_vec());
         Ok(())
     }
     fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
@@ -231,6 +231,28 @@ impl CertificateApi for Fake {
     }
     fn delete(&self, _: &str) -> Result<(), ApiError> {
         Ok(())
+    }
+    fn import(
+        &self,
+        certificate_pem: &str,
+        private_key_pem: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, ApiError> {
+        assert!(certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(private_key_pem.contains("PRIVATE KEY"));
+        let mut w = self.0.lock().unwrap();
+        let arn = format!("arn:cert:{}", w.certs.len());
+        w.log.push("import-certificate".to_string());
+        w.certs.push(CertificateInfo {
+            arn: arn.clone(),
+            names: vec![],
+            status: "ISSUED".into(),
+            validation_records: vec![],
+            not_after: None,
+            failure_reason: None,
+            tags: tags.clone(),
+        });
+        Ok(arn)
     }
 }
 
@@ -370,6 +392,9 @@ fn a_removed_site_is_deleted_before_anything_else_and_a_failed_edge_skips_its_si
     );
     let manifest = without_a.clone() + "\n[[sites]]\nname = \"d\"\ndomains = [\"d.example.com\"]\n";
     let before = f.log().len();
+    // The edge stack has to be made again (its parameters do not depend on the sites, so
+    // removing one changes nothing there) and fails.
+    f.0.lock().unwrap().stacks.remove("t-edge-0");
     f.0.lock().unwrap().fail.insert("t-edge-0".into());
     let report = deploy(&f, &manifest);
     let log = f.log()[before..].to_vec();
@@ -387,4 +412,51 @@ fn a_removed_site_is_deleted_before_anything_else_and_a_failed_edge_skips_its_si
         outcome("t-site-d")
     );
     assert!(!log.contains(&"execute t-site-d".to_string()));
+}
+
+#[test]
+fn the_desired_state_names_new_sites_before_their_stacks_start() {
+    // The agent makes a site's folders from the desired state; a new site's tasks need them.
+    let f = Fake::default();
+    assert!(deploy(&f, MANIFEST).ok());
+    let log = f.log();
+    let desired = position(&log, "put state/desired.json");
+    for s in ["a", "b", "c"] {
+        assert!(
+            desired < position(&log, &format!("change-set t-site-{s}")),
+            "{log:?}"
+        );
+    }
+    let w = f.0.lock().unwrap();
+    let state: serde_json::Value = serde_json::from_slice(
+        w.objects
+            .iter()
+            .find(|(k, _)| k.ends_with("/state/desired.json"))
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(state["model"]["sites"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn the_listeners_default_certificate_is_the_stacks_own_imported_once() {
+    let f = Fake::default();
+    assert!(deploy(&f, MANIFEST).ok());
+    assert!(deploy(&f, MANIFEST).ok());
+    let log = f.log();
+    let imports = log.iter().filter(|l| *l == "import-certificate").count();
+    assert_eq!(imports, 1, "imported once, found again by its tag: {log:?}");
+    assert!(position(&log, "import-certificate") < position(&log, "change-set t-edge-0"));
+    let w = f.0.lock().unwrap();
+    let default = w
+        .certs
+        .iter()
+        .find(|c| c.tags.get("idealstack:purpose").map(String::as_str) == Some("listener-default"))
+        .expect("the default certificate");
+    assert!(
+        !default.tags.contains_key("idealstack:site"),
+        "it belongs to no site"
+    );
+    assert_eq!(default.tags["idealstack:stack"], "t");
 }

@@ -66,6 +66,13 @@ impl Fake {
     }
 }
 
+impl LoadBalancerApi for Fake {
+    fn unprotect_stack_load_balancers(&self, _: &str) -> Result<usize, ApiError> {
+        self.call("unprotect_load_balancers");
+        Ok(1)
+    }
+}
+
 impl StackApi for Fake {
     fn describe(&self, _: &str) -> Result<Option<StackInfo>, ApiError> {
         let mut i = self.inner.lock().unwrap();
@@ -199,7 +206,7 @@ fn request() -> ChangeSetRequest {
 
 fn run(fake: &Fake) -> (Outcome, Vec<String>) {
     let rec = Recorder::default();
-    let out = deploy_stack(fake, request(), &fake.opts, &rec);
+    let out = deploy_stack(fake, fake, request(), &fake.opts, &rec);
     (out, rec.lines())
 }
 
@@ -264,7 +271,13 @@ fn a_create_that_rolls_back_reports_the_root_cause_and_deletes_the_empty_stack()
     assert!(f.what.contains("the empty stack was deleted"), "{f:?}");
     assert_eq!(
         fake.calls(),
-        ["create_change_set create=true", "execute", "delete"]
+        // The clean-up deletes as destroy does: load balancer deletion protection off first.
+        [
+            "create_change_set create=true",
+            "execute",
+            "unprotect_load_balancers",
+            "delete"
+        ]
     );
 }
 
@@ -279,7 +292,12 @@ fn a_stack_left_in_rollback_complete_is_deleted_then_created() {
     assert!(matches!(out, Outcome::Created { .. }), "{out:?}");
     assert_eq!(
         fake.calls(),
-        ["delete", "create_change_set create=true", "execute"]
+        [
+            "unprotect_load_balancers",
+            "delete",
+            "create_change_set create=true",
+            "execute"
+        ]
     );
 }
 

@@ -200,16 +200,16 @@ pub fn cluster_options(model: &Model, images: &Images) -> t::ClusterOptions {
     }
 }
 
-/// Options of the edge stack of `shard`. The listener's default certificate is the first
-/// certificate of the shard's first site (an HTTPS listener needs one; requests for other hosts
-/// get the site's own certificate by SNI).
+/// Options of the edge stack of `shard`. The listener's default certificate is the stack's own,
+/// belonging to no site (an HTTPS listener needs one, and cannot lose it: a site's certificate
+/// there would block that site's removal). Every site's certificate is a listener certificate
+/// chosen by SNI.
 pub fn edge_options(model: &Model, shard: &idealstack_plan::Shard) -> t::EdgeOptions {
-    let first = shard.sites.first().map(String::as_str).unwrap_or_default();
     t::EdgeOptions {
         stack: model.stack.name.clone(),
         tags: model.stack.tags.clone(),
         shard: shard.index,
-        default_certificate: ParameterValue::certificate(first, 0),
+        default_certificate: ParameterValue::default_certificate(&model.stack.name),
         idle_timeout_seconds: 60,
         desync_mitigation: t::DesyncMode::Defensive,
     }
@@ -218,6 +218,13 @@ pub fn edge_options(model: &Model, shard: &idealstack_plan::Shard) -> t::EdgeOpt
 /// The name of a site's database and of its database user (MySQL names cannot hold `-`).
 pub fn site_database_name(site: &str) -> String {
     site.replace('-', "_")
+}
+
+/// The sender of a site's mail without a From header: `<site>@<domain>`, an address of the SES
+/// identity (the site's task role may send only from that domain), and one that says which site
+/// sent it.
+pub fn site_mail_from(site: &str, domain: &str) -> String {
+    format!("{site}@{domain}")
 }
 
 /// Options of one site's stack.
@@ -260,6 +267,7 @@ pub fn site_options(
         }),
         email: model.stack.email.as_ref().map(|e| t::SiteEmail {
             identity: e.domain.to_string(),
+            from: site_mail_from(&site.name, e.domain.as_str()),
         }),
         rules: assignment
             .rules

@@ -8,7 +8,8 @@ mod convert;
 
 pub use convert::{
     HEALTH_CHECK_PORT, SFTP_CONTAINER_PORT, SFTP_PORT, cluster_options, cost_input, data_options,
-    edge_options, images, network_options, plan_input, site_database_name, site_options,
+    edge_options, images, network_options, plan_input, site_database_name, site_mail_from,
+    site_options,
 };
 
 use idealstack_manifest::Model;

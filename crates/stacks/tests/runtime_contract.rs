@@ -1,7 +1,11 @@
 //! The contract between the generated templates and the PHP runtime image (images/php): the
 //! values both sides must agree on, read from the runtime's own files so neither can drift.
 
+mod support;
+
 use idealstack_templates::{PHP_CONTAINER_PORT, session_key_prefix};
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 fn runtime_file(path: &str) -> String {
@@ -77,4 +81,141 @@ fn a_site_with_a_database_finds_it_as_database() {
         search("blog").is_null(),
         "a site without a database searches nothing extra"
     );
+}
+
+/// The PHP containers (sites' and the health daemon's) of every scenario's templates, with the
+/// names of the environment the manifest's user gave (theirs to read, not the image's).
+fn php_containers() -> Vec<(String, Value, BTreeSet<String>)> {
+    let mut out = Vec::new();
+    for (scenario, model) in support::scenarios() {
+        let user: BTreeSet<String> = model
+            .sites
+            .iter()
+            .flat_map(|s| s.environment.keys().chain(s.secrets.keys()).cloned())
+            .collect();
+        let build =
+            idealstack_stacks::build(&model, &idealstack_plan::Prior::default(), "test").unwrap();
+        for spec in &build.stacks {
+            for (id, resource) in spec.template["Resources"].as_object().unwrap() {
+                if resource["Type"] != "AWS::ECS::TaskDefinition" {
+                    continue;
+                }
+                for c in resource["Properties"]["ContainerDefinitions"]
+                    .as_array()
+                    .unwrap()
+                {
+                    if c["Name"] == "php" {
+                        out.push((
+                            format!("{scenario}/{}/{id}", spec.name),
+                            c.clone(),
+                            user.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(out.len() > 5, "found the PHP containers: {}", out.len());
+    out
+}
+
+/// Every file of the PHP image that reads the environment: the entrypoint and the configs
+/// (`${NAME}`), the PHP files (`getenv`), and the idealstack binary's sendmail role.
+fn readers() -> String {
+    let mut text = String::new();
+    for f in [
+        "config/idealstack/entrypoint.sh",
+        "config/idealstack/prepend.php",
+        "config/idealstack/session.php",
+        "config/idealstack/dynamodb.php",
+        "config/idealstack/health.php",
+        "config/apache/httpd.conf",
+        "config/php/php-fpm.conf",
+        "config/php/idealstack.ini",
+    ] {
+        // Comments document; they do not read.
+        for line in runtime_file(f).lines() {
+            let code = line.trim_start();
+            if !(code.starts_with('#')
+                || code.starts_with(';')
+                || code.starts_with("//")
+                || code.starts_with('*'))
+            {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    let sendmail = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cli/src/sendmail.rs");
+    text.push_str(&std::fs::read_to_string(sendmail).unwrap());
+    text
+}
+
+#[test]
+fn every_variable_a_php_container_gets_is_documented_and_read_by_the_image() {
+    let readme = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../images/README.md"),
+    )
+    .unwrap();
+    let readers = readers();
+    let mut problems = Vec::new();
+    for (at, container, user) in php_containers() {
+        for e in container["Environment"].as_array().into_iter().flatten() {
+            let name = e["Name"].as_str().unwrap();
+            if user.contains(name) {
+                continue;
+            }
+            if !readme.contains(&format!("`{name}`")) {
+                problems.push(format!(
+                    "{at}: {name} is not in images/README.md's runtime contract"
+                ));
+            }
+            let read = readers.contains(&format!("${{{name}}}"))
+                || readers.contains(&format!("${{{name}:"))
+                || readers.contains(&format!("env('{name}')"))
+                || readers.contains(&format!("\"{name}\""))
+                || readers.contains(&format!("${name}"));
+            if !read {
+                problems.push(format!(
+                    "{at}: {name} is set but nothing in the image reads it"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_tmpfs_of_a_php_container_is_where_the_image_writes() {
+    // The image writes only below IDEALSTACK_RUN_DIR (its default in the Dockerfile template and
+    // the entrypoint), and the uploads on EFS.
+    let dockerfile = runtime_file("Dockerfile.template");
+    let run_dir = dockerfile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("IDEALSTACK_RUN_DIR="))
+        .map(|v| v.trim_end_matches(['\\', ' ']).to_string())
+        .expect("the image sets IDEALSTACK_RUN_DIR");
+    let entrypoint = runtime_file("config/idealstack/entrypoint.sh");
+    assert!(
+        entrypoint.contains(&format!("${{IDEALSTACK_RUN_DIR:-{run_dir}}}")),
+        "the entrypoint's default run dir is not {run_dir}"
+    );
+    for (at, container, _) in php_containers() {
+        let mounts: Vec<&str> = container["LinuxParameters"]["Tmpfs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["ContainerPath"].as_str().unwrap())
+            .collect();
+        for m in &mounts {
+            assert!(
+                run_dir == *m || run_dir.starts_with(&format!("{m}/")),
+                "{at}: the tmpfs {m} holds nothing the image writes (it writes below {run_dir})"
+            );
+        }
+        assert!(
+            mounts.iter().any(|m| run_dir.starts_with(m)),
+            "{at}: no tmpfs holds {run_dir}"
+        );
+    }
 }

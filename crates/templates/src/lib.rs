@@ -79,6 +79,15 @@ pub enum ParameterValue {
         /// Which of the site's certificates (0 for the first).
         index: u32,
     },
+    /// The ARN of the stack's listener default certificate: self-signed for a name nobody serves,
+    /// made and imported into ACM by the deployer once per stack. It belongs to no site, so no
+    /// site's removal touches the listener's default (a listener cannot lose its default), and
+    /// requests whose SNI matches no site get it along with the listener's 404.
+    DefaultCertificate {
+        /// The idealstack stack name.
+        #[serde(rename = "default_certificate_of_stack")]
+        stack: String,
+    },
 }
 
 impl ParameterValue {
@@ -92,6 +101,13 @@ impl ParameterValue {
         ParameterValue::Certificate {
             site: site.into(),
             index,
+        }
+    }
+
+    /// The stack's listener default certificate, known at deploy time.
+    pub fn default_certificate(stack: impl Into<String>) -> Self {
+        ParameterValue::DefaultCertificate {
+            stack: stack.into(),
         }
     }
 
@@ -172,7 +188,9 @@ pub(crate) fn spec(
         .values()
         .filter_map(|v| match v {
             ParameterValue::FromOutput { stack, .. } => Some(stack.clone()),
-            ParameterValue::Literal(_) | ParameterValue::Certificate { .. } => None,
+            ParameterValue::Literal(_)
+            | ParameterValue::Certificate { .. }
+            | ParameterValue::DefaultCertificate { .. } => None,
         })
         .collect();
     depends_on.sort();

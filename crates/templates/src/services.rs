@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use crate::cfn::{Template, ga, r, sub};
 use crate::cluster::{CLUSTER_ARN, FS_ARN, ecs_ami_parameter};
 use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline, use_key_through_dynamodb};
-use crate::options::{ClusterOptions, PHP_CONTAINER_PORT, default_php_tmpfs};
+use crate::options::{ClusterOptions, PHP_CONTAINER_PORT, default_php_tmpfs, fpm_max_children};
+
+/// The PHP health daemon's memory limit (MiB).
+const HEALTH_MEMORY_MIB: u32 = 192;
 
 /// An execution role that may write to `log_group` and pull from the ECR repositories.
 fn execution_role(t: &mut Template, id: &str, what: &str, log_group: &str, ecr: &[String]) {
@@ -118,14 +121,19 @@ pub(crate) fn health(t: &mut Template, o: &ClusterOptions) {
                 "Image": sub("${PhpImageRepository}:${PhpImageTag}"),
                 "Essential": true,
                 "Cpu": 64,
-                "Memory": 192,
+                "Memory": HEALTH_MEMORY_MIB,
                 "MemoryReservation": 96,
                 "User": "33:33",
                 "Privileged": false,
                 "ReadonlyRootFilesystem": true,
                 "LinuxParameters": { "InitProcessEnabled": true, "Tmpfs": tmpfs() },
                 "PortMappings": [{ "ContainerPort": PHP_CONTAINER_PORT, "HostPort": o.health_check_port, "Protocol": "tcp" }],
-                "Environment": [{ "Name": "IDEALSTACK_ROLE", "Value": "health" }],
+                // The health role serves the health page without a site: no EFS mount, an empty
+                // document root on the tmpfs (images/php/config/idealstack/entrypoint.sh).
+                "Environment": [
+                    { "Name": "IDEALSTACK_ROLE", "Value": "health" },
+                    { "Name": "IDEALSTACK_FPM_MAX_CHILDREN", "Value": fpm_max_children(HEALTH_MEMORY_MIB).to_string() },
+                ],
                 "LogConfiguration": awslogs("HealthLogGroup", "health"),
             }],
         }),

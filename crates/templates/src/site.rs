@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cfn::{Template, ga, r, sub};
 use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline, use_key_through_dynamodb};
-use crate::options::{PHP_CONTAINER_PORT, RuleAction, SiteOptions};
+use crate::options::{PHP_CONTAINER_PORT, RuleAction, SiteOptions, fpm_max_children};
 use crate::services::spread;
 use crate::{
     ParameterValue, StackKind, StackSpec, cluster_stack_name, data_stack_name, edge_stack_name,
@@ -359,13 +359,18 @@ fn task_definition(t: &mut Template, o: &SiteOptions) {
         .iter()
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
-    env.insert("IDEALSTACK_STACK".into(), json!(o.stack));
+    // Every name here is one the image reads (images/README.md, "Runtime contract"; checked by
+    // crates/stacks/tests/runtime_contract.rs).
     env.insert("IDEALSTACK_SITE".into(), json!(o.site));
     env.insert("IDEALSTACK_SITE_ROOT".into(), json!(SITE_MOUNT_PATH));
     env.insert("IDEALSTACK_SESSION_TABLE".into(), r("SessionsTableName"));
+    env.insert(
+        "IDEALSTACK_FPM_MAX_CHILDREN".into(),
+        json!(fpm_max_children(o.memory_mib).to_string()),
+    );
     env.insert("AWS_REGION".into(), r("AWS::Region"));
     if let Some(email) = &o.email {
-        env.insert("IDEALSTACK_MAIL_DOMAIN".into(), json!(email.identity));
+        env.insert("IDEALSTACK_MAIL_FROM".into(), json!(email.from));
     }
     let environment: Vec<Value> = env
         .into_iter()

@@ -30,7 +30,7 @@ pub mod ssm;
 pub use idealstack_agent;
 
 use idealstack_agent::controller::{Agent, PassError, PassOutcome, Timing};
-use idealstack_agent::database::{MysqlDatabases, ServerAccess};
+use idealstack_agent::database::{MysqlDatabases, ServerAccess, Tls};
 use idealstack_agent::folders::SiteFolders;
 use idealstack_agent::ports::{
     Databases, Lease, PortError, PortFuture, Ports, Secrets, SiteCredentials,
@@ -69,6 +69,9 @@ pub struct Settings {
     pub database_secret_arn: Option<String>,
     /// `IDEALSTACK_DATABASE_TLS` (default true).
     pub database_tls: bool,
+    /// `IDEALSTACK_DATABASE_CA_FILE`: the PEM bundle of the database's CA (RDS's), the only
+    /// roots the agent's TLS trusts (the image sets it).
+    pub database_ca_file: Option<std::path::PathBuf>,
     /// `IDEALSTACK_LEASE_TABLE` (absent: a single agent, no lease).
     pub lease_table: Option<String>,
     /// `IDEALSTACK_LEASE_KEY_ATTRIBUTE` (default `id`).
@@ -137,6 +140,7 @@ impl Settings {
             state_bucket: need("IDEALSTACK_STATE_BUCKET")?,
             database_secret_arn: opt("IDEALSTACK_DATABASE_SECRET_ARN"),
             database_tls,
+            database_ca_file: opt("IDEALSTACK_DATABASE_CA_FILE").map(Into::into),
             lease_table: opt("IDEALSTACK_LEASE_TABLE"),
             lease_key_attribute: opt("IDEALSTACK_LEASE_KEY_ATTRIBUTE")
                 .unwrap_or_else(|| "id".into()),
@@ -163,6 +167,7 @@ struct RdsDatabases {
     secrets: secrets::SecretsPort,
     master_arn: String,
     tls: bool,
+    ca_file: Option<std::path::PathBuf>,
     inner: Mutex<Option<Arc<MysqlDatabases>>>,
 }
 
@@ -180,13 +185,14 @@ impl RdsDatabases {
             )
         })?;
         let (user, password) = self.secrets.master(&self.master_arn).await?;
+        let tls = Tls::new(self.tls, self.ca_file.clone())?;
         let db = Arc::new(MysqlDatabases::new(ServerAccess {
             host: endpoint.host,
             port: endpoint.port,
             user,
             password,
-            tls: self.tls,
-        }));
+            tls,
+        })?);
         *self.inner.lock().map_err(|_| poisoned())? = Some(db.clone());
         Ok(db)
     }
@@ -225,11 +231,13 @@ pub fn rds_databases(
     stack: &str,
     master_arn: &str,
     tls: bool,
+    ca_file: Option<std::path::PathBuf>,
 ) -> Box<dyn Databases> {
     Box::new(RdsDatabases {
         secrets: secrets::SecretsPort::new(client, stack),
         master_arn: master_arn.into(),
         tls,
+        ca_file,
         inner: Mutex::new(None),
     })
 }
@@ -241,10 +249,15 @@ pub fn ports(config: &aws_config::SdkConfig, settings: &Settings) -> Ports {
     let secrets_port: Option<Box<dyn Secrets>> = settings.database_secret_arn.as_ref().map(|_| {
         Box::new(secrets::SecretsPort::new(sm.clone(), &settings.stack)) as Box<dyn Secrets>
     });
-    let databases: Option<Box<dyn Databases>> = settings
-        .database_secret_arn
-        .as_ref()
-        .map(|arn| rds_databases(sm, &settings.stack, arn, settings.database_tls));
+    let databases: Option<Box<dyn Databases>> = settings.database_secret_arn.as_ref().map(|arn| {
+        rds_databases(
+            sm,
+            &settings.stack,
+            arn,
+            settings.database_tls,
+            settings.database_ca_file.clone(),
+        )
+    });
     let lease: Box<dyn Lease> = match &settings.lease_table {
         Some(table) => Box::new(lease::DynamoLease::new(
             aws_sdk_dynamodb::Client::new(config),

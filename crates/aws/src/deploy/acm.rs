@@ -151,4 +151,35 @@ impl CertificateApi for Aws {
             .map(|_| ())
             .map_err(|e| api_error("DeleteCertificate", e))
     }
+
+    fn import(
+        &self,
+        certificate_pem: &str,
+        private_key_pem: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String, ApiError> {
+        let mut call = self
+            .acm
+            .import_certificate()
+            .certificate(aws_sdk_acm::primitives::Blob::new(
+                certificate_pem.as_bytes(),
+            ))
+            .private_key(aws_sdk_acm::primitives::Blob::new(
+                private_key_pem.as_bytes(),
+            ));
+        for (k, v) in tags {
+            let tag = Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| ApiError::new("ImportCertificate", None, e.to_string()))?;
+            call = call.tags(tag);
+        }
+        let out = self
+            .block(call.send())
+            .map_err(|e| api_error("ImportCertificate", e))?;
+        out.certificate_arn()
+            .map(Into::into)
+            .ok_or_else(|| ApiError::new("ImportCertificate", None, "no ARN in the answer"))
+    }
 }

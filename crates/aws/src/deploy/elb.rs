@@ -22,8 +22,21 @@ pub struct RuleView {
 
 impl LoadBalancerApi for Aws {
     fn unprotect_stack_load_balancers(&self, stack: &str) -> Result<usize, ApiError> {
-        let arns =
-            self.stack_resources_of_type(stack, "AWS::ElasticLoadBalancingV2::LoadBalancer")?;
+        self.set_stack_load_balancers_protection(stack, false)
+    }
+}
+
+const LOAD_BALANCER: &str = "AWS::ElasticLoadBalancingV2::LoadBalancer";
+const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+
+impl Aws {
+    /// Turns deletion protection on or off on every load balancer of `stack`; returns how many.
+    pub fn set_stack_load_balancers_protection(
+        &self,
+        stack: &str,
+        enabled: bool,
+    ) -> Result<usize, ApiError> {
+        let arns = self.stack_resources_of_type(stack, LOAD_BALANCER)?;
         for arn in &arns {
             self.block(
                 self.elb
@@ -31,8 +44,8 @@ impl LoadBalancerApi for Aws {
                     .load_balancer_arn(arn)
                     .attributes(
                         LoadBalancerAttribute::builder()
-                            .key("deletion_protection.enabled")
-                            .value("false")
+                            .key(DELETION_PROTECTION)
+                            .value(enabled.to_string())
                             .build(),
                     )
                     .send(),
@@ -41,9 +54,29 @@ impl LoadBalancerApi for Aws {
         }
         Ok(arns.len())
     }
-}
 
-impl Aws {
+    /// Whether each load balancer of `stack` has deletion protection on.
+    pub fn stack_load_balancers_protection(&self, stack: &str) -> Result<Vec<bool>, ApiError> {
+        let mut out = Vec::new();
+        for arn in self.stack_resources_of_type(stack, LOAD_BALANCER)? {
+            let attrs = self
+                .block(
+                    self.elb
+                        .describe_load_balancer_attributes()
+                        .load_balancer_arn(&arn)
+                        .send(),
+                )
+                .map_err(|e| api_error("DescribeLoadBalancerAttributes", e))?;
+            out.push(
+                attrs
+                    .attributes()
+                    .iter()
+                    .any(|a| a.key() == Some(DELETION_PROTECTION) && a.value() == Some("true")),
+            );
+        }
+        Ok(out)
+    }
+
     /// The non-default rules of a listener, by priority.
     pub fn listener_rules(&self, listener_arn: &str) -> Result<Vec<RuleView>, ApiError> {
         let out = self

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use idealstack_deploy::certs::{TAG_INDEX, TAG_SITE, TAG_STACK, warnings};
+use idealstack_deploy::certs::{
+    PURPOSE_LISTENER_DEFAULT, TAG_INDEX, TAG_PURPOSE, TAG_SITE, TAG_STACK, warnings,
+};
 use idealstack_deploy::ports::CertificateApi;
 
 use super::common;
@@ -44,12 +46,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut warned = false;
     for c in &certs {
-        println!(
-            "{} (site {}): {}",
-            c.names.join(", "),
-            c.tags.get(TAG_SITE).map_or("?", String::as_str),
-            c.status
-        );
+        let owner = match (c.tags.get(TAG_SITE), c.tags.get(TAG_PURPOSE)) {
+            (Some(site), _) => format!("site {site}"),
+            (None, Some(p)) if p == PURPOSE_LISTENER_DEFAULT => {
+                "the load balancers' default, self-signed, serves no site".to_string()
+            }
+            _ => "no site".to_string(),
+        };
+        println!("{} ({owner}): {}", c.names.join(", "), c.status);
         println!("    arn {}", c.arn);
         if let Some(end) = c.not_after {
             println!("    expires in {} days", (end - now).div_euclid(86_400));

@@ -78,6 +78,16 @@ impl Emulator {
         .unwrap();
     }
 
+    /// Makes the next create of `stack` fail at `logical_id` with `reason` after its other
+    /// resources were made; the rollback deletes them (moto_cfn.py's gap 18).
+    pub fn inject_failure_after_create(&self, stack: &str, logical_id: &str, reason: &str) {
+        std::fs::write(
+            self.dir.path().join("fail"),
+            format!("rollback-deletes {stack} {logical_id} {reason}\n"),
+        )
+        .unwrap();
+    }
+
     /// Makes executions on `stack` take `seconds` before they apply.
     pub fn slow_stack(&self, stack: &str, seconds: u32) {
         std::fs::write(

@@ -64,11 +64,30 @@ what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each check
 16. UPDATE WITHOUT AN UPDATE MODEL: updating a resource whose type moto cannot update
    (AWS::RDS::DBInstance) stores nothing in its place, so every later `Ref`/`Fn::GetAtt` to it
    fails ("references undefined resource"). Filled: the resource is kept as it was.
+17. DELETION PROTECTION: moto's AWS::ElasticLoadBalancingV2::LoadBalancer ignores
+   `LoadBalancerAttributes` (deletion_protection.enabled stays false), and moto deletes a load
+   balancer whose deletion protection is on. Real ELB refuses (OperationNotPermitted), so a stack
+   holding one cannot be deleted: CloudFormation ends it in DELETE_FAILED (moto instead answers
+   DeleteStack with an error and forgets the stack). Filled: the attributes are applied, a
+   protected load balancer is not deleted, and a stack whose resources cannot all be deleted is
+   kept in DELETE_FAILED with a DELETE_FAILED event for each resource left.
+18. CREATE ROLLBACK: real CloudFormation creates the resources before the one that fails and
+   deletes them again while rolling back; a resource that cannot be deleted ends the stack in
+   ROLLBACK_FAILED. Moto has no rollback at all (gap 3). Filled for failures injected with the
+   `rollback-deletes` prefix (below): the change set is applied, then every resource is deleted
+   as in gap 17, ending in ROLLBACK_COMPLETE or ROLLBACK_FAILED.
+19. LISTENER CERTIFICATE: moto has no AWS::ElasticLoadBalancingV2::ListenerCertificate (the
+   resource is skipped with "No Moto CloudFormation support"), and its RemoveListenerCertificates
+   removes a listener's default certificate, which real ELB refuses: a listener always keeps its
+   default. Filled: the resource adds its certificates to the listener and removes them when
+   deleted, and removing the listener's default certificate fails (OperationNotPermitted), so the
+   stack that tries ends in DELETE_FAILED (gap 17).
 
 Failure injection (the tests' "a resource fails"): if the file named by IDEALSTACK_MOTO_FAIL_FILE
 exists, each line `<stack-name> <LogicalResourceId> <reason...>` makes the next execution of a
 change set on that stack fail at that resource (before anything is applied, as a real rollback
-leaves the stack as it was).
+leaves the stack as it was). A line `rollback-deletes <stack-name> <LogicalResourceId> <reason...>`
+fails a create after its other resources were made, which the rollback deletes (gap 18).
 
 Slow stacks (the tests' "a deploy interrupted while a stack is in progress"): if the file named by
 IDEALSTACK_MOTO_DELAY_FILE exists, each line `<stack-name> <seconds>` replaces the delay for that
@@ -103,13 +122,105 @@ rds_models.DBParameterGroup.physical_resource_id = property(lambda self: self.na
 def create_load_balancer_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     properties = cloudformation_json["Properties"]
     backend = elbv2_models.elbv2_backends[account_id][region_name]
-    return backend.create_load_balancer(
+    balancer = backend.create_load_balancer(
         resource_name,
         properties.get("SecurityGroups"),
         properties.get("Subnets"),
         scheme=properties.get("Scheme", "internet-facing"),
         loadbalancer_type=properties.get("Type", "application"),
     )
+    # Named gap 17: the attributes (deletion protection among them) are applied.
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in properties.get("LoadBalancerAttributes", [])
+        if a.get("Key") in elbv2_models.FakeLoadBalancer.VALID_ATTRS
+    }
+    if attrs:
+        backend.modify_load_balancer_attributes(balancer.arn, attrs)
+    return balancer
+
+
+# Named gap 17: a protected load balancer is not deleted (API and CloudFormation alike).
+from moto.elbv2 import exceptions as elbv2_exceptions  # noqa: E402
+
+
+class OperationNotPermitted(elbv2_exceptions.ELBClientError):
+    def __init__(self, arn):
+        super().__init__(
+            "OperationNotPermitted",
+            f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled",
+        )
+
+
+_delete_load_balancer = elbv2_models.ELBv2Backend.delete_load_balancer
+
+
+def delete_load_balancer(self, arn):
+    balancer = self.load_balancers.get(arn)
+    if balancer is not None and str(balancer.attrs.get("deletion_protection.enabled")).lower() == "true":
+        raise OperationNotPermitted(arn)
+    return _delete_load_balancer(self, arn)
+
+
+elbv2_models.ELBv2Backend.delete_load_balancer = delete_load_balancer
+
+# Named gap 19: listener certificates, and a default certificate that cannot be removed.
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+
+_remove_listener_certificates = elbv2_models.ELBv2Backend.remove_listener_certificates
+
+
+def remove_listener_certificates(self, arn, certificates):
+    listener = self.describe_listeners(load_balancer_arn=None, listener_arns=[arn])[0]
+    for c in certificates:
+        if c["CertificateArn"] == listener.certificate:
+            raise elbv2_exceptions.ELBClientError(
+                "OperationNotPermitted",
+                f"The default certificate '{listener.certificate}' of a listener cannot be removed",
+            )
+    return _remove_listener_certificates(self, arn, certificates)
+
+
+elbv2_models.ELBv2Backend.remove_listener_certificates = remove_listener_certificates
+
+
+class FakeListenerCertificate(CloudFormationModel):
+    # moto's model metaclass files every model under the service its module names.
+    __module__ = "moto.elbv2.models"
+
+    def __init__(self, account_id, region_name, listener_arn, certificates):
+        self.account_id = account_id
+        self.region_name = region_name
+        self.listener_arn = listener_arn
+        self.certificates = certificates
+        self.id = f"{listener_arn}|{','.join(c['CertificateArn'] for c in certificates)}"
+
+    @property
+    def physical_resource_id(self):
+        return self.id
+
+    @staticmethod
+    def cloudformation_name_type():
+        return ""
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::ElasticLoadBalancingV2::ListenerCertificate"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        certificates = [{"CertificateArn": c["CertificateArn"]} for c in properties["Certificates"]]
+        backend = elbv2_models.elbv2_backends[account_id][region_name]
+        backend.add_listener_certificates(properties["ListenerArn"], certificates)
+        return cls(account_id, region_name, properties["ListenerArn"], certificates)
+
+    def delete(self, account_id, region_name):
+        backend = elbv2_models.elbv2_backends[account_id][region_name]
+        try:
+            backend.remove_listener_certificates(self.listener_arn, self.certificates)
+        except elbv2_exceptions.ListenerNotFoundError:
+            pass  # gone with its load balancer: nothing to remove
 
 
 elbv2_models.FakeLoadBalancer.create_from_cloudformation_json = classmethod(create_load_balancer_from_cfn)
@@ -350,14 +461,58 @@ def resource_event(stack, logical_id, resource_type, status, reason=None):
 
 
 def injected_failure(stack_name):
+    """(logical id, reason, whether the rollback deletes what the create made) or None."""
     if not FAIL_FILE or not os.path.exists(FAIL_FILE):
         return None
     with open(FAIL_FILE) as f:
         for line in f:
+            late = line.startswith("rollback-deletes ")
+            if late:
+                line = line[len("rollback-deletes "):]
             parts = line.strip().split(" ", 2)
             if len(parts) == 3 and parts[0] == stack_name:
-                return parts[1], parts[2]
+                return parts[1], parts[2], late
     return None
+
+
+def delete_resources(stack, verb):
+    """Deletes the stack's resources; True when all went. Named gap 17: those that cannot be
+    deleted get a DELETE_FAILED event with the reason and stay."""
+    try:
+        stack.resource_map.delete()
+        return True
+    except Exception as e:  # noqa: BLE001 - moto raises the last resource's error
+        parsed = stack.resource_map._parsed_resources
+        json_map = stack.resource_map._resource_json_map
+        for logical_id in list(parsed):
+            if logical_id in json_map and json_map[logical_id].get("DeletionPolicy") != "Retain":
+                resource_event(stack, logical_id, json_map[logical_id]["Type"], "DELETE_FAILED", str(getattr(e, "message", e)))
+        return False
+
+
+_backend_delete_stack = cfn.CloudFormationBackend.delete_stack
+
+
+def delete_stack(self, name_or_stack_id):
+    """Named gap 17: a stack whose resources cannot all be deleted stays, in DELETE_FAILED."""
+    stack = self.stacks.get(name_or_stack_id)
+    if stack is None:
+        stack = next((s for s in self.stacks.values() if s.name == name_or_stack_id), None)
+    if stack is None:
+        return _backend_delete_stack(self, name_or_stack_id)
+    stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+    if delete_resources(stack, "DELETE"):
+        stack.resource_map._resource_json_map = {}
+        stack.status = "DELETE_COMPLETE"
+        stack._add_stack_event("DELETE_COMPLETE")
+        self.stacks.pop(stack.stack_id, None)
+        self.deleted_stacks[stack.stack_id] = stack
+    else:
+        stack.status = "DELETE_FAILED"
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason="The following resource(s) failed to delete")
+
+
+cfn.CloudFormationBackend.delete_stack = delete_stack
 
 
 def as_list(value):
@@ -400,7 +555,10 @@ def run_change_set(change_set):
             action = {"Add": "CREATE", "Remove": "DELETE"}.get(change.action, "UPDATE")
             resource_event(stack, change.logical_resource_id, change.resource_type, action + "_IN_PROGRESS")
         if failure:
-            logical_id, reason = failure
+            logical_id, reason, late = failure
+            if late and kind == "CREATE":
+                # Named gap 18: the other resources exist when the failing one fails.
+                change_set.apply()
             # The failing resource's type comes from the template: the resource need not be among
             # the change set's changes (a real failure can hit any resource the update touches).
             resource_type = "AWS::CloudFormation::CustomResource"
@@ -432,8 +590,13 @@ def run_change_set(change_set):
     except Exception as e:  # noqa: BLE001 - any failure while applying is a rollback
         if kind == "CREATE":
             stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason="The following resource(s) failed to create: " + str(e))
-            stack._add_stack_event("ROLLBACK_COMPLETE")
-            stack.status = "ROLLBACK_COMPLETE"
+            # Named gap 18: what the create made is deleted; what cannot be stays.
+            if delete_resources(stack, "DELETE"):
+                stack._add_stack_event("ROLLBACK_COMPLETE")
+                stack.status = "ROLLBACK_COMPLETE"
+            else:
+                stack._add_stack_event("ROLLBACK_FAILED")
+                stack.status = "ROLLBACK_FAILED"
         else:
             stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason="The following resource(s) failed to update: " + str(e))
             stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")

@@ -4,7 +4,10 @@
 
 #![allow(dead_code)]
 
-pub use idealstack_testbed::mariadb::MariaDb;
+pub mod container;
+
+#[allow(unused_imports)] // runtime_wordpress uses TestCa
+pub use idealstack_testbed::mariadb::{MariaDb, TestCa};
 use idealstack_testbed::{
     ChildGuard, free_port, project_root, system_tool, venv_tool, wait_for_port,
 };

@@ -208,6 +208,7 @@ pub fn site_opts(stack: &str, site: &str, shard: u32, uid: u32, case: SiteCase) 
         }),
         email: email.then(|| SiteEmail {
             identity: format!("{site}0.example.com"),
+            from: format!("{site}@{site}0.example.com"),
         }),
         rules,
         certificates,

@@ -4,7 +4,10 @@
 # stops the other and exits with its status, so ECS replaces the task.
 #
 # Environment (defaults for the image in brackets):
-#   IDEALSTACK_SITE (required)          site name, in every log line and session key
+#   IDEALSTACK_ROLE [site]              `site`: serve the site mounted at IDEALSTACK_SITE_ROOT;
+#                                       `health`: the cluster's per-instance PHP health daemon, no
+#                                       site and no EFS mount (an empty document root on the tmpfs)
+#   IDEALSTACK_SITE (required for site) site name, in every log line and session key
 #   IDEALSTACK_PORT [8080]              listening port
 #   IDEALSTACK_SITE_ROOT [/var/www/site] EFS access point mount (public_html/ private/ tmp/)
 #   IDEALSTACK_RUN_DIR [/tmp/idealstack] writable tmpfs for pid files, mutexes, the fpm socket
@@ -17,17 +20,40 @@
 #   IDEALSTACK_APACHE_BIN [apache2], IDEALSTACK_PHP_FPM_BIN [php-fpm]
 #   IDEALSTACK_SESSION_TABLE            DynamoDB sessions table (sessions stay in files without it)
 #   IDEALSTACK_MAIL_FROM                sender for mail without a From header
+#   IDEALSTACK_DATABASE_CA_FILE         PEM bundle of the database's CA: PHP's OpenSSL trusts it
+#                                       (with the system roots), WordPress connects over verified TLS
 set -euo pipefail
 
-if [ -z "${IDEALSTACK_SITE:-}" ] || ! [[ "$IDEALSTACK_SITE" =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]]; then
-  echo "entrypoint: IDEALSTACK_SITE='${IDEALSTACK_SITE:-}' is not a site name: set it to the site's name (lowercase letters, digits, hyphens)" >&2
-  exit 64
-fi
-export IDEALSTACK_PORT="${IDEALSTACK_PORT:-8080}"
-export IDEALSTACK_SITE_ROOT="${IDEALSTACK_SITE_ROOT:-/var/www/site}"
 export IDEALSTACK_RUN_DIR="${IDEALSTACK_RUN_DIR:-/tmp/idealstack}"
+case "${IDEALSTACK_ROLE:-site}" in
+  site)
+    if [ -z "${IDEALSTACK_SITE:-}" ] || ! [[ "$IDEALSTACK_SITE" =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]]; then
+      echo "entrypoint: IDEALSTACK_SITE='${IDEALSTACK_SITE:-}' is not a site name: set it to the site's name (lowercase letters, digits, hyphens)" >&2
+      exit 64
+    fi
+    export IDEALSTACK_SITE_ROOT="${IDEALSTACK_SITE_ROOT:-/var/www/site}"
+    ;;
+  health)
+    # No site: the health page proves Apache and php-fpm answer on this instance. Its document
+    # root is an empty folder on the tmpfs (whatever IDEALSTACK_SITE_ROOT the image sets: nothing
+    # is mounted there), and log lines say site=health.
+    export IDEALSTACK_SITE=health
+    export IDEALSTACK_SITE_ROOT="$IDEALSTACK_RUN_DIR/health-site"
+    mkdir -p "$IDEALSTACK_SITE_ROOT/public_html" "$IDEALSTACK_SITE_ROOT/tmp"
+    ;;
+  *)
+    echo "entrypoint: IDEALSTACK_ROLE='$IDEALSTACK_ROLE' is not a role: set it to site (the default) or health" >&2
+    exit 64
+    ;;
+esac
+export IDEALSTACK_PORT="${IDEALSTACK_PORT:-8080}"
 export IDEALSTACK_TRUSTED_PROXIES="${IDEALSTACK_TRUSTED_PROXIES:-10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7}"
 export IDEALSTACK_FPM_MAX_CHILDREN="${IDEALSTACK_FPM_MAX_CHILDREN:-10}"
+# php-fpm.conf keeps up to 3 spare workers, and php-fpm refuses a ceiling below that.
+if ! [[ "$IDEALSTACK_FPM_MAX_CHILDREN" =~ ^[0-9]+$ ]] || [ "$IDEALSTACK_FPM_MAX_CHILDREN" -lt 3 ]; then
+  echo "entrypoint: IDEALSTACK_FPM_MAX_CHILDREN='$IDEALSTACK_FPM_MAX_CHILDREN' is not a worker count: set it to a number of at least 3 (the templates size it from the task's memory)" >&2
+  exit 64
+fi
 export IDEALSTACK_LIB="${IDEALSTACK_LIB:-/usr/local/lib/idealstack}"
 apache_conf="${IDEALSTACK_APACHE_CONF:-/usr/local/etc/idealstack/httpd.conf}"
 fpm_conf="${IDEALSTACK_FPM_CONF:-/usr/local/etc/idealstack/php-fpm.conf}"
@@ -36,6 +62,20 @@ apache_bin="${IDEALSTACK_APACHE_BIN:-apache2}"
 fpm_bin="${IDEALSTACK_PHP_FPM_BIN:-php-fpm}"
 
 mkdir -p "$IDEALSTACK_RUN_DIR"
+
+# TLS to the database (RDS requires it): PHP's OpenSSL (openssl.cafile, idealstack.ini) trusts
+# the system roots plus the database's CA bundle, so mysqli and PDO can verify the server. The
+# prepend turns it on for WordPress (images/README.md, "Database TLS").
+export IDEALSTACK_OPENSSL_CAFILE=""
+if [ -n "${IDEALSTACK_DATABASE_CA_FILE:-}" ]; then
+  if ! [ -r "$IDEALSTACK_DATABASE_CA_FILE" ]; then
+    echo "entrypoint: IDEALSTACK_DATABASE_CA_FILE='$IDEALSTACK_DATABASE_CA_FILE' cannot be read: set it to the PEM bundle of the database's CA (the image ships /usr/local/share/idealstack/database-ca.pem)" >&2
+    exit 64
+  fi
+  export IDEALSTACK_OPENSSL_CAFILE="$IDEALSTACK_RUN_DIR/ca-bundle.pem"
+  system_roots=/etc/ssl/certs/ca-certificates.crt
+  { if [ -r "$system_roots" ]; then cat "$system_roots"; fi; cat "$IDEALSTACK_DATABASE_CA_FILE"; } >"$IDEALSTACK_OPENSSL_CAFILE"
+fi
 root_args_fpm=()
 root_args_apache=()
 if [ "$(id -u)" = 0 ]; then

@@ -18,6 +18,7 @@ echo json_encode([
     'status' => $ok ? 'ok' : 'error',
     'site' => getenv('IDEALSTACK_SITE') ?: null,
     'php' => PHP_VERSION,
+    'role' => getenv('IDEALSTACK_ROLE') ?: 'site',
     'sapi' => PHP_SAPI,
     'opcache' => function_exists('opcache_get_status') && is_array(@opcache_get_status(false)),
     'docroot' => $ok ? 'readable' : "missing or unreadable: {$docroot}",

@@ -7,6 +7,11 @@
  *    $_SERVER['HTTPS'] = 'on', port 443 and scheme https, so CMSs build https links unchanged.
  *    (The client IP itself is set by Apache's mod_remoteip, with the same trusted range.)
  * 2. Sessions in DynamoDB (session.php), when IDEALSTACK_SESSION_TABLE is set.
+ * 3. TLS to the database (RDS requires it) for stock WordPress: when the site has a database
+ *    (DB_HOST) and the image names the database's CA (IDEALSTACK_DATABASE_CA_FILE, which the
+ *    entrypoint adds to openssl.cafile), WordPress's MYSQL_CLIENT_FLAGS asks mysqli for TLS with
+ *    the server's certificate verified (CA and host name). A wp-config.php that defines it itself
+ *    keeps this value (PHP warns once that it is already defined).
  *
  * Everything is wrapped so that nothing here can break a site: no output, no globals.
  */
@@ -59,6 +64,11 @@
         ini_set('session.cookie_secure', '1');
     }
 })();
+
+if (getenv('DB_HOST') !== false && (string)getenv('IDEALSTACK_DATABASE_CA_FILE') !== ''
+    && !defined('MYSQL_CLIENT_FLAGS') && defined('MYSQLI_CLIENT_SSL')) {
+    define('MYSQL_CLIENT_FLAGS', MYSQLI_CLIENT_SSL | MYSQLI_CLIENT_SSL_VERIFY_SERVER_CERT);
+}
 
 require_once __DIR__ . '/session.php';
 IdealstackSessionHandler::install();
