@@ -159,12 +159,15 @@ impl S3UserStore {
             .send()
             .await
             .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string())?;
-        Ok(out.contents().iter().any(|o| o.key() == Some(&self.key)))
+        Ok(out
+            .contents()
+            .iter()
+            .any(|o| o.key() == Some(self.key.as_str())))
     }
 
     async fn fetch_async(&self) -> Result<Option<(Vec<u8>, String)>, StoreError> {
         let fail = |message: String| StoreError::Fetch {
-            source_name: self.name(),
+            source_name: UserStoreSource::name(self),
             message,
         };
         match self.get().await {

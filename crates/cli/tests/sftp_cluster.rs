@@ -147,13 +147,13 @@ fn logins_are_added_listed_and_removed_on_a_running_gateway() {
         "add bob",
     );
     for needle in [
-        &format!("host: {SFTP_HOST}"),
-        "port: 22",
-        "login: bob",
-        &format!("host key: {fingerprint}"),
-        &format!("sftp -P 22 bob@{SFTP_HOST}"),
+        format!("host: {SFTP_HOST}"),
+        "port: 22".to_string(),
+        "login: bob".to_string(),
+        format!("host key: {fingerprint}"),
+        format!("sftp -P 22 bob@{SFTP_HOST}"),
     ] {
-        assert!(printed.contains(needle.as_str()), "{needle} in {printed}");
+        assert!(printed.contains(&needle), "{needle} in {printed}");
     }
     let list = ok(&deployed.cli(&["sftp", "user", "list", SITE], None), "list");
     assert!(

@@ -328,7 +328,7 @@ boto3.client("logs", endpoint_url="{endpoint}", region_name="us-east-1",
             .envs(
                 self.env()
                     .into_iter()
-                    .filter(|(k, _)| !env.iter().any(|(n, _)| n == k)),
+                    .filter(|(k, _)| !env.iter().any(|(n, _)| n.as_str() == *k)),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
