@@ -1,5 +1,6 @@
 //! The SFTP gateway's user store read from S3, against moto server: the bytes of the object come
-//! back unchanged; a missing object is an error naming the s3:// location.
+//! back unchanged; a missing object is "no store yet" (`None`), not an error; conditional
+//! writes refuse a stale ETag and a create over an existing object.
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use idealstack_aws::sftp::S3UserStore;
@@ -44,14 +45,41 @@ fn user_store_from_the_stack_bucket() {
             .unwrap();
     assert_eq!(store.name(), "s3://acme-state/sftp/users.json");
     // The gateway calls fetch from a blocking thread; so does this test.
-    assert_eq!(store.fetch().expect("fetch"), document);
+    assert_eq!(store.fetch().expect("fetch"), Some(document));
 
     let missing =
         S3UserStore::with_client("s3://acme-state/sftp/none.json", client(&moto), runtime())
             .unwrap();
-    let err = missing.fetch().unwrap_err().to_string();
+    assert_eq!(
+        missing.fetch().expect("a missing store is not an error"),
+        None
+    );
+
+    // Conditional writes: create only if absent, replace only at the version read.
+    use idealstack_sftp::store::{PutOutcome, UserStoreTarget};
+    assert_eq!(missing.read().unwrap(), None);
+    assert_eq!(missing.write_if(b"one", None).unwrap(), PutOutcome::Written);
+    assert_eq!(
+        missing.write_if(b"two", None).unwrap(),
+        PutOutcome::Conflict
+    );
+    let v1 = missing.read().unwrap().unwrap();
+    assert_eq!(v1.bytes, b"one");
+    assert_eq!(
+        missing.write_if(b"three", Some(&v1.version)).unwrap(),
+        PutOutcome::Written
+    );
+    assert_eq!(
+        missing.write_if(b"four", Some(&v1.version)).unwrap(),
+        PutOutcome::Conflict
+    );
+    assert_eq!(missing.fetch().unwrap().as_deref(), Some(&b"three"[..]));
+
+    let gone =
+        S3UserStore::with_client("s3://no-such-bucket/k.json", client(&moto), runtime()).unwrap();
+    let err = gone.fetch().unwrap_err().to_string();
     assert!(
-        err.contains("cannot fetch the user store s3://acme-state/sftp/none.json"),
+        err.contains("cannot fetch the user store s3://no-such-bucket/k.json"),
         "{err}"
     );
 

@@ -1,13 +1,13 @@
-//! `idealstack sftp`: the SFTP gateway role (`serve`) and its users (`user add/remove/list`).
+//! `idealstack sftp`: the SFTP gateway role (`serve`) and its logins (`user add/remove/list`,
+//! in [`users`]).
 //!
 //! The gateway itself lives in `idealstack-sftp`; this module only turns the command line into
 //! its configuration and renders errors. User lists go to stdout; logs go to stderr.
 
-use anyhow::{Context, bail};
+mod users;
+
 use idealstack_sftp::throttle::ThrottleConfig;
-use idealstack_sftp::users::{self, UserEntry, UserStoreDoc};
 use idealstack_sftp::{FileSource, GatewayConfig};
-use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,9 +25,10 @@ pub struct Args {
 enum Command {
     /// Run the gateway: SSH with only the SFTP subsystem, each login confined to its site.
     Serve(ServeArgs),
-    /// Manage the logins of a site in the user store file.
+    /// Manage the logins of a site: in the deployed stack's store (found through the manifest),
+    /// or in a local store file with --users FILE.
     #[command(subcommand)]
-    User(UserCommand),
+    User(users::UserCommand),
 }
 
 #[derive(clap::Args)]
@@ -41,8 +42,9 @@ struct ServeArgs {
     /// Folder holding one folder per site.
     #[arg(long, default_value = "/sites", env = "IDEALSTACK_SFTP_SITES_ROOT")]
     sites_root: PathBuf,
-    /// The user store: a JSON file (see `idealstack sftp user add`), or `s3://bucket/key` in the
-    /// cluster (the stack's bucket). Re-read when it changes.
+    /// The user store: a JSON file (see `idealstack sftp user add --users`), or `s3://bucket/key`
+    /// in the cluster (`state/sftp/users.json` in the stack's bucket). Re-read when it changes; a
+    /// store that does not exist yet means no logins until it is written.
     #[arg(long, env = "IDEALSTACK_SFTP_USERS")]
     users: PathBuf,
     /// Seconds between checks of the user store for changes.
@@ -77,51 +79,11 @@ struct ServeArgs {
     verbose: bool,
 }
 
-#[derive(clap::Subcommand)]
-enum UserCommand {
-    /// Add a login to SITE (give --uid/--gid the first time a site appears).
-    Add {
-        site: String,
-        name: String,
-        /// The user store file.
-        #[arg(long, env = "IDEALSTACK_SFTP_USERS")]
-        users: PathBuf,
-        /// Read the password from the first line of stdin (it is stored as an argon2 hash).
-        #[arg(long)]
-        password_stdin: bool,
-        /// A public key file (`.pub`); repeat for several keys.
-        #[arg(long = "key")]
-        keys: Vec<PathBuf>,
-        /// The login may read but never change anything.
-        #[arg(long)]
-        read_only: bool,
-        /// The site's uid (needed when the site is not in the store yet).
-        #[arg(long, requires = "gid")]
-        uid: Option<u32>,
-        /// The site's gid (needed when the site is not in the store yet).
-        #[arg(long, requires = "uid")]
-        gid: Option<u32>,
-    },
-    /// Remove a login from SITE.
-    Remove {
-        site: String,
-        name: String,
-        #[arg(long, env = "IDEALSTACK_SFTP_USERS")]
-        users: PathBuf,
-    },
-    /// List the logins of SITE (tab-separated: name, access, credentials).
-    List {
-        site: String,
-        #[arg(long, env = "IDEALSTACK_SFTP_USERS")]
-        users: PathBuf,
-    },
-}
-
 /// Runs the SFTP role.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Serve(a) => serve(a),
-        Command::User(u) => user(u),
+        Command::User(u) => users::run(u),
     }
 }
 
@@ -150,106 +112,5 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         })
     };
     idealstack_sftp::serve_blocking(cfg, source)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn user(cmd: UserCommand) -> anyhow::Result<ExitCode> {
-    match cmd {
-        UserCommand::Add {
-            site,
-            name,
-            users: path,
-            password_stdin,
-            keys,
-            read_only,
-            uid,
-            gid,
-        } => {
-            if !users::valid_site_name(&site) {
-                bail!(
-                    "site name {site:?} is invalid: use lowercase letters, digits and dashes, as in idealstack.toml"
-                );
-            }
-            if !users::valid_user_name(&name) {
-                bail!(
-                    "login name {name:?} is invalid: use 1-32 of a-z 0-9 . _ - starting with a letter or digit"
-                );
-            }
-            if !password_stdin && keys.is_empty() {
-                bail!(
-                    "user {name:?} needs a credential: pass --password-stdin and/or --key FILE.pub"
-                );
-            }
-            let mut key_lines = Vec::new();
-            for k in &keys {
-                let text = std::fs::read_to_string(k)
-                    .with_context(|| format!("reading public key file {}", k.display()))?;
-                for line in text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                {
-                    users::parse_public_key(line)
-                        .map_err(|e| anyhow::anyhow!("public key file {}: {e}", k.display()))?;
-                    key_lines.push(line.trim().to_string());
-                }
-            }
-            let password_hash = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .context("reading the password from stdin")?;
-                let pw = line.trim_end_matches(['\n', '\r']);
-                if pw.len() < 12 {
-                    bail!("the password on stdin is shorter than 12 characters: use a longer one");
-                }
-                Some(users::hash_password(pw)?)
-            } else {
-                None
-            };
-            let mut doc = UserStoreDoc::load_or_new(&path)?;
-            let ids = uid.zip(gid);
-            doc.add_user(
-                &site,
-                ids,
-                UserEntry {
-                    name: name.clone(),
-                    password_hash,
-                    keys: key_lines,
-                    read_only,
-                },
-            )?;
-            doc.save(&path)?;
-            eprintln!("added {name} to site {site} in {}", path.display());
-        }
-        UserCommand::Remove {
-            site,
-            name,
-            users: path,
-        } => {
-            let mut doc = UserStoreDoc::load_or_new(&path)?;
-            doc.remove_user(&site, &name)?;
-            doc.save(&path)?;
-            eprintln!("removed {name} from site {site} in {}", path.display());
-        }
-        UserCommand::List { site, users: path } => {
-            let doc = UserStoreDoc::load_or_new(&path)?;
-            for u in doc.users(&site)? {
-                let mut creds = Vec::new();
-                if u.password_hash.is_some() {
-                    creds.push("password".to_string());
-                }
-                if !u.keys.is_empty() {
-                    creds.push(format!("{} key(s)", u.keys.len()));
-                }
-                let access = if u.read_only {
-                    "read-only"
-                } else {
-                    "read-write"
-                };
-                println!("{}\t{access}\t{}", u.name, creds.join(", "));
-            }
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }

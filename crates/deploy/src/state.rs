@@ -6,6 +6,7 @@
 //! | `state/prior.json` | the plan's assignments ([`Prior`]: shards, rule priorities, uids) | the next deploy, so no site moves |
 //! | `state/desired.json` | the resolved desired state: the validated model, the assignments, the version | the in-cluster agent |
 //! | `state/purge/<site>-<uid>.json` | a removed site whose files and database the user asked to delete (`site remove --delete-data`) | the agent, which deletes them and then the request |
+//! | `state/sftp/users.json` ([`SFTP_USERS_KEY`]) | the SFTP logins: argon2 hashes, public keys, each site's uid/gid | the SFTP gateway (`IDEALSTACK_SFTP_USERS`); written by `idealstack sftp user`, never by a deploy |
 //! | `templates/<stack>.json` | templates too large for an inline request (> 51,200 bytes) | CloudFormation (TemplateURL) |
 
 use idealstack_manifest::Model;
@@ -16,6 +17,16 @@ use crate::ports::{ApiError, ObjectStore};
 
 /// Key of the stored assignments.
 pub const PRIOR_KEY: &str = "state/prior.json";
+/// Key of the SFTP gateway's user store (`idealstack sftp user` edits it with conditional
+/// writes; the cluster template gives it to the gateway as `IDEALSTACK_SFTP_USERS`). Defined in
+/// the templates crate, which cannot depend on this one, so both name the same object.
+pub const SFTP_USERS_KEY: &str = idealstack_templates::SFTP_USERS_KEY;
+
+/// The `s3://` location of the SFTP user store in `bucket`.
+pub fn sftp_users_location(bucket: &str) -> String {
+    format!("s3://{bucket}/{SFTP_USERS_KEY}")
+}
+
 /// Key of the desired state for the agent.
 pub const DESIRED_KEY: &str = "state/desired.json";
 /// Version of the `state/desired.json` format.

@@ -8,7 +8,8 @@
 //! - [`vpath`] (lexical) and [`sitefs`] (kernel: `openat2` + `RESOLVE_BENEATH`): confinement.
 //! - [`creds`]: each session's thread runs as the site's uid/gid.
 //! - [`users`]: the user store (argon2 passwords, public keys, read-only), from a
-//!   [`users::UserStoreSource`]; [`hostkey`]: the persisted host key; [`throttle`].
+//!   [`users::UserStoreSource`], edited through [`store`]; [`hostkey`]: the persisted host key;
+//!   [`throttle`].
 //!
 //! # Dependency versions and advisories
 //! `russh` 0.65.1, the newest release when this was written (2026-11-26). Every russh advisory
@@ -23,11 +24,12 @@
 //! the parser is bounded, property-tested and free of another dependency's advisory history.
 //! `argon2` 0.5.3 and `rustix` 1.x have no known advisory.
 //!
-//! # Cluster user store (follow-up)
-//! [`users::UserStoreSource`] is the port for "fetch the user store document". Only the file
-//! implementation exists; the S3 implementation (the resolved state object in the stack's
-//! bucket, fetched through `crates/aws`) is a follow-up that needs a `get_object` call in that
-//! crate.
+//! # The user store in the cluster
+//! [`users::UserStoreSource`] is the port for "fetch the user store document" (the gateway),
+//! [`store::UserStoreTarget`] the port for "edit it without losing a concurrent edit"
+//! (`idealstack sftp user`). Files implement both here; the object `state/sftp/users.json` in the
+//! stack's state bucket implements both in `idealstack_aws::sftp`. A store that does not exist
+//! yet means no logins (the gateway starts and waits for one); one it may not read is an error.
 
 pub mod creds;
 pub mod fsutil;
@@ -38,6 +40,7 @@ pub mod random;
 pub mod server;
 pub mod session;
 pub mod sitefs;
+pub mod store;
 pub mod throttle;
 pub mod users;
 pub mod vpath;

@@ -166,7 +166,7 @@ pub struct Gateway {
     listener: TcpListener,
     ssh: Arc<russh::server::Config>,
     source: Arc<dyn UserStoreSource>,
-    initial: Vec<u8>,
+    initial: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -184,20 +184,46 @@ impl Gateway {
         source: Arc<dyn UserStoreSource>,
     ) -> Result<Gateway, ServeError> {
         let key = hostkey::load_or_create(&cfg.host_key_dir)?;
-        std::fs::read_dir(&cfg.sites_root).map_err(|source| ServeError::SitesRoot {
-            path: cfg.sites_root.clone(),
-            source,
-        })?;
+        // `idealstack sftp user add` finds this line in the log group to tell users the
+        // fingerprint to expect.
+        info!(
+            "host key {} ({})",
+            key.public_key().fingerprint(russh::keys::HashAlg::Sha256),
+            key.algorithm().as_str()
+        );
+        match std::fs::read_dir(&cfg.sites_root) {
+            Ok(_) => {}
+            // In the cluster the agent creates the sites folder; the gateway may start first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => warn!(
+                "sites folder {} does not exist yet: logins fail until it does (the agent creates it)",
+                cfg.sites_root.display()
+            ),
+            Err(source) => {
+                return Err(ServeError::SitesRoot {
+                    path: cfg.sites_root.clone(),
+                    source,
+                });
+            }
+        }
         let src = source.clone();
         let initial = tokio::task::spawn_blocking(move || src.fetch())
             .await
             .unwrap_or_else(|e| Err(StoreError::Hash(format!("user store fetch panicked: {e}"))))?;
-        let store = UserStore::from_json(&initial, &source.name())?;
-        info!(
-            "user store {} loaded: {} logins",
-            source.name(),
-            store.len()
-        );
+        let store = match &initial {
+            Some(bytes) => UserStore::from_json(bytes, &source.name())?,
+            None => UserStore::default(),
+        };
+        match &initial {
+            Some(_) => info!(
+                "user store {} loaded: {} logins",
+                source.name(),
+                store.len()
+            ),
+            None => info!(
+                "user store {} does not exist yet: no logins until `idealstack sftp user add` creates it",
+                source.name()
+            ),
+        }
         if !creds::can_switch() {
             warn!(
                 "not running as root: files are written as this process's user, not each site's uid/gid"
@@ -363,7 +389,11 @@ fn admit(shared: &Arc<Shared>, addr: IpAddr) -> Option<ConnSlot> {
     Some(slot)
 }
 
-async fn reload_loop(shared: Arc<Shared>, source: Arc<dyn UserStoreSource>, mut last: Vec<u8>) {
+async fn reload_loop(
+    shared: Arc<Shared>,
+    source: Arc<dyn UserStoreSource>,
+    mut last: Option<Vec<u8>>,
+) {
     loop {
         tokio::time::sleep(shared.cfg.reload_interval).await;
         let src = source.clone();
@@ -376,7 +406,18 @@ async fn reload_loop(shared: Arc<Shared>, source: Arc<dyn UserStoreSource>, mut 
         };
         match fetched {
             Ok(bytes) if bytes != last => {
-                match UserStore::from_json(&bytes, &source.name()) {
+                let compiled = match &bytes {
+                    Some(b) => UserStore::from_json(b, &source.name()),
+                    None => Ok(UserStore::default()),
+                };
+                match compiled {
+                    Ok(store) if bytes.is_none() => {
+                        warn!(
+                            "user store {} no longer exists: no logins until it is written again",
+                            source.name()
+                        );
+                        *shared.store.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(store);
+                    }
                     Ok(store) => {
                         info!(
                             "user store {} reloaded: {} logins",

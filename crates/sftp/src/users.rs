@@ -1,9 +1,9 @@
 //! The user store: which logins exist, which site each one belongs to, and how each proves who it
 //! is (argon2 password hashes and/or public keys), plus read-only flags.
 //!
-//! The store is one JSON document ([`UserStoreDoc`]). Locally it is a file; in the cluster the
-//! deployer writes it into the stack's resolved state and the gateway fetches it through a
-//! [`UserStoreSource`]. A document is validated as a whole (every problem reported at once)
+//! The store is one JSON document ([`UserStoreDoc`]). Locally it is a file; in the cluster it is
+//! an object in the stack's state bucket, which `idealstack sftp user` edits (see
+//! [`crate::store`]) and the gateway fetches through a [`UserStoreSource`]. A document is validated as a whole (every problem reported at once)
 //! before it replaces the one in use, so a bad edit never locks everyone out.
 
 use argon2::Argon2;
@@ -83,6 +83,31 @@ pub enum StoreError {
     Fetch {
         source_name: String,
         message: String,
+    },
+    /// A remote store (an `s3://` object) could not be written.
+    #[error("cannot write the user store {source_name}: {message}")]
+    Put {
+        source_name: String,
+        message: String,
+    },
+    /// Others kept changing the store while this change was being made.
+    #[error(
+        "the user store {source_name} changed under this edit {attempts} times in a row (others are editing it): run the command again"
+    )]
+    Contended {
+        source_name: String,
+        attempts: usize,
+    },
+    /// The store's entry for a site belongs to an earlier site of the same name.
+    #[error(
+        "site {site:?} has logins in the user store for uid {stored_uid}, but the deployed site runs as uid {deployed_uid} (it was removed and added again): remove the old logins ({}) with `idealstack sftp user remove {site} NAME`, then add them again",
+        users.join(", ")
+    )]
+    StaleSite {
+        site: String,
+        stored_uid: u32,
+        deployed_uid: u32,
+        users: Vec<String>,
     },
     #[error("reading {path}: {source}")]
     Read {
@@ -286,14 +311,15 @@ pub fn parse_doc(bytes: &[u8], source_name: &str) -> Result<UserStoreDoc, StoreE
 
 /// Where the gateway fetches the user store document from (a port in the DESIGN sense).
 ///
-/// Implementations: [`FileSource`] here; in the cluster, an object in the stack's bucket fetched
-/// through `crates/aws` (follow-up, see the crate documentation). `fetch` is blocking; the
-/// gateway calls it from a blocking thread.
+/// Implementations: [`FileSource`] here; in the cluster, an object in the stack's bucket
+/// (`idealstack_aws::sftp::S3UserStore`). `fetch` is blocking; the gateway calls it from a
+/// blocking thread.
 pub trait UserStoreSource: Send + Sync {
     /// A human-readable name for logs and errors (a path, an `s3://` URL).
     fn name(&self) -> String;
-    /// The whole document as bytes.
-    fn fetch(&self) -> Result<Vec<u8>, StoreError>;
+    /// The whole document as bytes, or `None` when the store does not exist (yet): no logins.
+    /// A store that exists but cannot be read (forbidden, unreachable) is an error, never `None`.
+    fn fetch(&self) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// A user store kept in a local file.
@@ -306,11 +332,15 @@ impl UserStoreSource for FileSource {
     fn name(&self) -> String {
         self.path.display().to_string()
     }
-    fn fetch(&self) -> Result<Vec<u8>, StoreError> {
-        std::fs::read(&self.path).map_err(|source| StoreError::Read {
-            path: self.path.clone(),
-            source,
-        })
+    fn fetch(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Read {
+                path: self.path.clone(),
+                source,
+            }),
+        }
     }
 }
 

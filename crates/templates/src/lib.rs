@@ -34,6 +34,7 @@ pub use edge::{TLS_POLICY, edge};
 pub use network::network;
 pub use options::*;
 pub use render::render;
+pub use services::SFTP_USERS_KEY;
 pub use site::{SITE_MOUNT_PATH, session_key_prefix, site};
 
 /// The five stack kinds (DESIGN.md, "Stacks in the user's account").

@@ -514,7 +514,7 @@ pub(crate) fn sftp(t: &mut Template, o: &ClusterOptions) {
         "SftpTaskRole",
         "AWS::IAM::Role",
         json!({
-            "Description": "The SFTP gateway: every site folder on EFS (it writes as each site's uid), the state bucket.",
+            "Description": "The SFTP gateway: every site folder on EFS (it writes as each site's uid), its user store in the state bucket.",
             "AssumeRolePolicyDocument": ecs_tasks_trust(),
             "Policies": [inline("sftp", vec![
                 allow_if(
@@ -523,7 +523,15 @@ pub(crate) fn sftp(t: &mut Template, o: &ClusterOptions) {
                     json!([sub(FS_ARN)]),
                     json!({ "Bool": { "elasticfilesystem:AccessedViaMountTarget": "true" } }),
                 ),
-                allow("ReadState", &["s3:GetObject"], json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}/*")])),
+                allow("ReadUserStore", &["s3:GetObject"], json!([sub(&format!("arn:${{AWS::Partition}}:s3:::${{StateBucketName}}/{SFTP_USERS_KEY}"))])),
+                // Lets S3 answer "no such key" for a store not written yet (else 403), and the
+                // gateway list exactly that key to tell missing from forbidden.
+                allow_if(
+                    "TellAMissingUserStore",
+                    &["s3:ListBucket"],
+                    json!([sub("arn:${AWS::Partition}:s3:::${StateBucketName}")]),
+                    json!({ "StringEquals": { "s3:prefix": SFTP_USERS_KEY } }),
+                ),
                 allow_if(
                     "DecryptState",
                     &["kms:Decrypt"],
@@ -561,21 +569,24 @@ pub(crate) fn sftp(t: &mut Template, o: &ClusterOptions) {
             "ContainerDefinitions": [{
                 "Name": "sftp",
                 "Image": sub("${IdealstackImageRepository}:${IdealstackImageTag}"),
-                "Command": ["sftp"],
+                "Command": ["sftp", "serve"],
                 "Essential": true,
                 "Cpu": 256,
                 "Memory": 512,
+                "User": "0:0",
                 "Privileged": false,
                 "ReadonlyRootFilesystem": true,
-                "LinuxParameters": { "InitProcessEnabled": true },
+                "LinuxParameters": {
+                    "InitProcessEnabled": true,
+                    "Capabilities": { "Drop": ["ALL"], "Add": SFTP_CAPABILITIES },
+                },
                 "PortMappings": [{ "ContainerPort": o.sftp_container_port, "HostPort": 0, "Protocol": "tcp" }],
-                "MountPoints": [{ "SourceVolume": "sites", "ContainerPath": "/mnt/efs", "ReadOnly": false }],
+                "MountPoints": [{ "SourceVolume": "sites", "ContainerPath": SFTP_EFS_MOUNT, "ReadOnly": false }],
                 "Environment": [
-                    { "Name": "IDEALSTACK_STACK", "Value": o.stack },
-                    { "Name": "IDEALSTACK_STATE_BUCKET", "Value": r("StateBucketName") },
                     { "Name": "IDEALSTACK_SFTP_LISTEN", "Value": format!("0.0.0.0:{}", o.sftp_container_port) },
-                    { "Name": "IDEALSTACK_SFTP_ROOT", "Value": "/mnt/efs/sites" },
-                    { "Name": "IDEALSTACK_SFTP_HOST_KEY_DIR", "Value": "/mnt/efs/.idealstack/sftp-host-keys" },
+                    { "Name": "IDEALSTACK_SFTP_SITES_ROOT", "Value": format!("{SFTP_EFS_MOUNT}/sites") },
+                    { "Name": "IDEALSTACK_SFTP_HOST_KEY_DIR", "Value": format!("{SFTP_EFS_MOUNT}/.idealstack/sftp-host-keys") },
+                    { "Name": "IDEALSTACK_SFTP_USERS", "Value": sub(&format!("s3://${{StateBucketName}}/{SFTP_USERS_KEY}")) },
                     { "Name": "AWS_REGION", "Value": r("AWS::Region") },
                 ],
                 "LogConfiguration": awslogs("SftpLogGroup", "sftp"),
@@ -604,3 +615,18 @@ pub(crate) fn sftp(t: &mut Template, o: &ClusterOptions) {
     )
     .depends_on(&["SftpListener", "ClusterCapacityProviders"]);
 }
+
+/// Key of the SFTP gateway's user store in the stack's state bucket: written by
+/// `idealstack sftp user`, read by the gateway (`IDEALSTACK_SFTP_USERS`). Re-exported as
+/// `idealstack_deploy::state::SFTP_USERS_KEY` beside the other state keys.
+pub const SFTP_USERS_KEY: &str = "state/sftp/users.json";
+
+/// Where the SFTP task mounts the EFS root: the sites live in `sites/`, the host key in
+/// `.idealstack/sftp-host-keys/`.
+const SFTP_EFS_MOUNT: &str = "/mnt/efs";
+
+/// The capabilities the SFTP gateway keeps (it runs as root, every other capability dropped):
+/// each session's thread gives up root for the site's uid and gid with setresgid, setgroups and
+/// setresuid (`idealstack_sftp::creds`), which need exactly these. It needs no DAC_OVERRIDE: it
+/// opens `/sites/<site>` (root-owned, 0755) as its owner, and everything inside as the site.
+const SFTP_CAPABILITIES: [&str; 2] = ["SETUID", "SETGID"];
