@@ -43,7 +43,10 @@ fn user_store_from_the_stack_bucket() {
     let store =
         S3UserStore::with_client("s3://acme-state/sftp/users.json", client(&moto), runtime())
             .unwrap();
-    assert_eq!(store.name(), "s3://acme-state/sftp/users.json");
+    assert_eq!(
+        UserStoreSource::name(&store),
+        "s3://acme-state/sftp/users.json"
+    );
     // The gateway calls fetch from a blocking thread; so does this test.
     assert_eq!(store.fetch().expect("fetch"), Some(document));
 

@@ -226,7 +226,7 @@ mod tests {
         check(
             &[service("shop", "td:1", 2)],
             &[],
-            &[one.clone()],
+            std::slice::from_ref(&one),
             &["start shop td:1"],
         );
         check(&[service("shop", "td:1", 0)], &[], &[one], &["remove t1"]);
@@ -249,7 +249,7 @@ mod tests {
         check(
             &[service("shop", "td:2", 1)],
             &[],
-            &[old.clone()],
+            std::slice::from_ref(&old),
             &["start shop td:2"],
         );
         let new = container("t2", "shop", "td:2", "running", 0);
@@ -278,7 +278,7 @@ mod tests {
         check(
             &[],
             std::slice::from_ref(&task),
-            &[done.clone()],
+            std::slice::from_ref(&done),
             &["stopped 0123456789ab 3"],
         );
         // Once the emulator no longer lists it, its container goes.

@@ -251,18 +251,20 @@ impl<E: Emulator> Supervisor<E> {
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| format!("starting {} of {}: {e}", c.name, td.family))?;
-            if let Some(options) = &c.awslogs {
-                if let Some(group) = options.get("awslogs-group") {
-                    let stream = logs::stream_name(options, &c.name, &id);
-                    tokio::spawn(logs::follow(
-                        self.config.podman.containers_conf.clone(),
-                        started.clone(),
-                        group.clone(),
-                        stream,
-                        self.logs_tx.clone(),
-                    ));
-                    self.followed.insert(started);
-                }
+            if let Some((options, group)) = c
+                .awslogs
+                .as_ref()
+                .and_then(|o| o.get("awslogs-group").map(|g| (o, g)))
+            {
+                let stream = logs::stream_name(options, &c.name, &id);
+                tokio::spawn(logs::follow(
+                    self.config.podman.containers_conf.clone(),
+                    started.clone(),
+                    group.clone(),
+                    stream,
+                    self.logs_tx.clone(),
+                ));
+                self.followed.insert(started);
             }
         }
         Ok(())

@@ -272,8 +272,8 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         let mut master_ready = db.is_none();
         let data_stack = idealstack_templates::data_stack_name(&stack);
         loop {
-            if !master_ready {
-                if let Some(d) = &db {
+            if let (false, Some(d)) = (master_ready, &db) {
+                {
                     match database_outputs(&sup.emulator, &data_stack).await {
                         Ok(Some((endpoint_host, user, password))) => {
                             sup.config.hosts.insert(endpoint_host, gateway.clone());

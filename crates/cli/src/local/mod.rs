@@ -294,8 +294,8 @@ fn down(manifest: &Path) -> anyhow::Result<ExitCode> {
     let model = manifest_file::load(manifest)?;
     let stack = &model.stack.name;
     let dir = state_dir(manifest, stack);
-    if let Some(info) = read_info(&dir) {
-        if alive(info.pid) {
+    if let Some(info) = read_info(&dir).filter(|i| alive(i.pid)) {
+        {
             eprintln!("local: stopping the local platform (pid {})", info.pid);
             let _ = Command::new("kill").arg(info.pid.to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(90);
