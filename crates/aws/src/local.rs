@@ -195,13 +195,17 @@ fn convert(td: &SdkTaskDefinition) -> TaskDefinition {
 
 impl Emulator for LocalPort {
     async fn services(&self, cluster: &str) -> Result<Vec<Service>, PortError> {
-        let list = self
-            .ecs
-            .list_services()
-            .cluster(cluster)
-            .send()
-            .await
-            .map_err(|e| fail("ecs ListServices", e))?;
+        let list = match self.ecs.list_services().cluster(cluster).send().await {
+            Ok(list) => list,
+            // Before the cluster stack exists (or after it is gone) there is nothing to run.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_cluster_not_found_exception()) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(fail("ecs ListServices", e)),
+        };
         let arns = list.service_arns().to_vec();
         let mut out = Vec::new();
         for chunk in arns.chunks(10) {

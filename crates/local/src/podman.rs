@@ -49,6 +49,16 @@ pub struct Placement {
     pub publish_address: String,
     /// `Command` replaced (a one-off task's override), when set.
     pub command_override: Option<Vec<String>>,
+    /// The limits this machine lets a container have, by name (`nofile`, `nproc`): the
+    /// `default_ulimits` of the containers.conf in use. An EC2 instance allows the template's
+    /// limits; a developer's machine or a CI sandbox may not, so a limit above its ceiling is
+    /// lowered to it rather than failing the container's start. A container that sets any limit
+    /// also gets the ceilings of the others, because podman then drops its defaults and runc
+    /// cannot raise them back.
+    pub ulimit_ceilings: BTreeMap<String, i64>,
+    /// Files the platform lays over the image, read-only: container path -> host file (the local
+    /// CA's bundle at the path where every idealstack image keeps the RDS CA bundle).
+    pub platform_files: BTreeMap<String, PathBuf>,
 }
 
 /// The container's name in podman: stack, task and container, unique per task.
@@ -119,12 +129,19 @@ pub fn run_args(task: &TaskDefinition, container: &Container, at: &Placement) ->
     for cap in &container.capabilities_add {
         push(&mut a, "--cap-add", cap.clone());
     }
-    for u in &container.ulimits {
-        push(
-            &mut a,
-            "--ulimit",
-            format!("{}={}:{}", u.name, u.soft, u.hard),
-        );
+    if !container.ulimits.is_empty() {
+        let mut limits: BTreeMap<&str, (i64, i64)> = at
+            .ulimit_ceilings
+            .iter()
+            .map(|(name, max)| (name.as_str(), (*max, *max)))
+            .collect();
+        for u in &container.ulimits {
+            let max = at.ulimit_ceilings.get(&u.name).copied().unwrap_or(i64::MAX);
+            limits.insert(&u.name, (u.soft.min(max), u.hard.min(max)));
+        }
+        for (name, (soft, hard)) in limits {
+            push(&mut a, "--ulimit", format!("{name}={soft}:{hard}"));
+        }
     }
     // The hard limit: the container's own, else the task's (one container per task here).
     if let Some(mib) = container.memory_mib.or(task.memory_mib) {
@@ -167,6 +184,13 @@ pub fn run_args(task: &TaskDefinition, container: &Container, at: &Placement) ->
             }
             push(&mut a, "--mount", spec);
         }
+    }
+    for (path, src) in &at.platform_files {
+        push(
+            &mut a,
+            "--mount",
+            format!("type=bind,src={},dst={path},ro=true", src.display()),
+        );
     }
     let mut env: BTreeMap<&str, &str> = BTreeMap::new();
     for (k, v) in &container.environment {
@@ -222,6 +246,27 @@ impl Running {
     pub fn label(&self, key: &str) -> &str {
         self.labels.get(key).map(String::as_str).unwrap_or("")
     }
+}
+
+/// The `default_ulimits` of a containers.conf (`default_ulimits = ["nofile=20000:20000", ...]`),
+/// by name, as hard limits.
+pub fn default_ulimits(containers_conf: &str) -> BTreeMap<String, i64> {
+    let Some(line) = containers_conf
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("default_ulimits"))
+    else {
+        return BTreeMap::new();
+    };
+    line.split('"')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|item| {
+            let (name, limits) = item.split_once('=')?;
+            let hard = limits.rsplit(':').next()?.parse().ok()?;
+            Some((name.to_string(), hard))
+        })
+        .collect()
 }
 
 /// The podman command line, with the containers.conf the project ships.
@@ -424,6 +469,11 @@ mod tests {
             )]
             .into(),
             publish_address: "127.0.0.1".into(),
+            platform_files: [(
+                "/usr/share/ca.pem".to_string(),
+                PathBuf::from("/local/ca.pem"),
+            )]
+            .into(),
             ..Placement::default()
         }
     }
@@ -446,6 +496,7 @@ mod tests {
             "--memory 1024m",
             "--publish 127.0.0.1::8080/tcp",
             "--mount type=bind,src=/efs/sites/shop,dst=/srv/site",
+            "--mount type=bind,src=/local/ca.pem,dst=/usr/share/ca.pem,ro=true",
             "--env IDEALSTACK_SITE=shop",
             "--env AWS_ENDPOINT_URL=http://10.0.0.1:4566",
             "--env DB_PASSWORD",
@@ -486,6 +537,49 @@ mod tests {
         at.command_override = Some(vec!["agent".into(), "--once".into()]);
         let s = joined(&run_args(&task(), &c, &at));
         assert!(s.ends_with("php:8.4-0.1.0 agent --once"), "{s}");
+    }
+
+    #[test]
+    fn limits_above_the_machines_ceilings_are_lowered_to_them() {
+        let mut c = php();
+        c.ulimits = vec![
+            Ulimit {
+                name: "nofile".into(),
+                soft: 65536,
+                hard: 65536,
+            },
+            Ulimit {
+                name: "nproc".into(),
+                soft: 9000,
+                hard: 9000,
+            },
+        ];
+        let mut at = placement();
+        let s = joined(&run_args(&task(), &c, &at));
+        assert!(s.contains("--ulimit nofile=65536:65536"), "{s}");
+        at.ulimit_ceilings = [("nofile".to_string(), 20000), ("nproc".to_string(), 4096)].into();
+        let s = joined(&run_args(&task(), &c, &at));
+        assert!(s.contains("--ulimit nofile=20000:20000"), "{s}");
+        assert!(s.contains("--ulimit nproc=4096:4096"), "{s}");
+        c.ulimits.truncate(1);
+        let s = joined(&run_args(&task(), &c, &at));
+        assert!(
+            s.contains("--ulimit nofile=20000:20000 --ulimit nproc=4096:4096"),
+            "a container with one limit keeps the machine's other: {s}"
+        );
+        c.ulimits.clear();
+        let s = joined(&run_args(&task(), &c, &at));
+        assert!(!s.contains("--ulimit"), "no limits: podman's defaults: {s}");
+    }
+
+    #[test]
+    fn the_ceilings_are_read_from_containers_conf() {
+        let conf =
+            "[containers]\n# x\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:8192\"]\n";
+        let got = default_ulimits(conf);
+        assert_eq!(got.get("nofile"), Some(&20000));
+        assert_eq!(got.get("nproc"), Some(&8192));
+        assert!(default_ulimits("[containers]\n").is_empty());
     }
 
     #[test]

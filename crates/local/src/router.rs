@@ -237,7 +237,10 @@ impl Router {
                 "503 Service Temporarily Unavailable\n",
             ),
             Some(Action::Forward(_)) => {
-                let target = targets[self.next.fetch_add(1, Ordering::Relaxed) % targets.len()];
+                let start = self.next.fetch_add(1, Ordering::Relaxed);
+                let Some(target) = first_reachable(&targets, start).await else {
+                    return text(StatusCode::BAD_GATEWAY, "502 Bad Gateway\n");
+                };
                 let path = req
                     .uri()
                     .path_and_query()
@@ -271,6 +274,24 @@ impl Router {
     }
 }
 
+/// The first of `targets`, in round-robin order from `start`, that accepts a connection. A
+/// container that just stopped is still registered until the next health pass; the ALB would
+/// stop sending it requests within its health check interval, and a request that never reached
+/// a target is safe to send to the next one, so the site keeps answering meanwhile.
+async fn first_reachable(targets: &[SocketAddr], start: usize) -> Option<SocketAddr> {
+    for i in 0..targets.len() {
+        let target = targets[(start + i) % targets.len()];
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            tokio::net::TcpStream::connect(target),
+        );
+        if let Ok(Ok(_)) = attempt.await {
+            return Some(target);
+        }
+    }
+    None
+}
+
 /// Serves `router` on `listener` until the task is dropped.
 pub async fn serve(router: Arc<Router>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let client: Client<HttpConnector, Incoming> =
@@ -300,6 +321,18 @@ pub async fn serve(router: Arc<Router>, listener: tokio::net::TcpListener) -> st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_target_that_stopped_is_skipped() {
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gone = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (live_addr, gone_addr) = (live.local_addr().unwrap(), gone.local_addr().unwrap());
+        drop(gone);
+        let targets = [gone_addr, live_addr];
+        assert_eq!(first_reachable(&targets, 0).await, Some(live_addr));
+        assert_eq!(first_reachable(&targets, 1).await, Some(live_addr));
+        assert_eq!(first_reachable(&[gone_addr], 0).await, None);
+    }
 
     fn fwd(priority: u32, hosts: &[&str], tg: &str) -> Rule {
         Rule {

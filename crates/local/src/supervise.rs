@@ -39,6 +39,10 @@ pub struct Config {
     pub interval: Duration,
     /// Where the status of each pass is written (JSON).
     pub status_file: PathBuf,
+    /// Files laid over every container's image (see `Placement::platform_files`).
+    pub platform_files: BTreeMap<String, PathBuf>,
+    /// The machine's limits for containers (see `Placement::ulimit_ceilings`).
+    pub ulimit_ceilings: BTreeMap<String, i64>,
 }
 
 /// State shared with the servers.
@@ -244,6 +248,8 @@ impl<E: Emulator> Supervisor<E> {
                 hosts: self.config.hosts.clone(),
                 publish_address: "127.0.0.1".into(),
                 command_override: overrides.get(&c.name).cloned(),
+                ulimit_ceilings: self.config.ulimit_ceilings.clone(),
+                platform_files: self.config.platform_files.clone(),
             };
             let args = podman::run_args(td, c, &at);
             let podman = self.config.podman.clone();

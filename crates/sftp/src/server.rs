@@ -770,7 +770,10 @@ pub fn serve_blocking(
             addr: cfg.listen,
             source,
         })?;
-    rt.block_on(async move {
+    // A source may own a runtime of its own (the S3 store does); dropping that inside this
+    // runtime's context panics, so the last reference is dropped here, after `rt`.
+    let keep = source.clone();
+    let result = rt.block_on(async move {
         let gateway = Gateway::bind(cfg, source).await?;
         let addr = gateway.local_addr().map_err(|source| ServeError::Bind {
             addr: gateway.shared.cfg.listen,
@@ -788,5 +791,8 @@ pub fn serve_blocking(
             })
             .await;
         Ok(())
-    })
+    });
+    drop(rt);
+    drop(keep);
+    result
 }

@@ -177,6 +177,8 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     eprintln!("serve: AWS emulator at {endpoint}");
 
     let mut db = None;
+    // The local CA stands in for RDS's: its bundle is laid over the one every image keeps.
+    let mut platform_files = BTreeMap::new();
     let mut hosts = BTreeMap::new();
     if model.stack.database.is_some() {
         let ca_dir = a.ca_dir.clone().unwrap_or_else(|| dir.join("ca"));
@@ -192,6 +194,10 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         // The server reads the CA as the mysql user; the CA's own folder is private.
         let ca_copy = tls.join("ca.pem");
         std::fs::copy(&ca, &ca_copy).with_context(|| format!("cannot copy {}", ca.display()))?;
+        platform_files.insert(
+            idealstack_aws::agent::idealstack_agent::database::DEFAULT_CA_FILE.to_string(),
+            ca_copy.clone(),
+        );
         db = Some(database::Database::start(
             &dir.join("db"),
             &gateway,
@@ -254,6 +260,13 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
             podman: podman.clone(),
             interval: Duration::from_secs(2),
             status_file: dir.join("status.json"),
+            platform_files,
+            ulimit_ceilings: podman
+                .containers_conf
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|c| idealstack_local::podman::default_ulimits(&c))
+                .unwrap_or_default(),
         };
         let info = DaemonInfo {
             pid: std::process::id(),

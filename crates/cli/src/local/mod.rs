@@ -251,7 +251,9 @@ fn start_daemon(a: &UpArgs, dir: &Path) -> anyhow::Result<DaemonInfo> {
     if let Some(ca) = &a.ca_dir {
         cmd.arg("--ca-dir").arg(ca);
     }
-    cmd.stdin(Stdio::null())
+    // `setsid` execs in place (the child is not a group leader), so the child is the platform.
+    let mut child = cmd
+        .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
@@ -264,6 +266,16 @@ fn start_daemon(a: &UpArgs, dir: &Path) -> anyhow::Result<DaemonInfo> {
     loop {
         if let Some(info) = read_info(dir) {
             return Ok(info);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!(
+                "the local platform stopped while starting ({status}):\n  {}\nfix the cause and run `idealstack local up` again (whole log: {})",
+                tail.join("\n  "),
+                dir.join("daemon.log").display()
+            );
         }
         if Instant::now() > deadline {
             bail!(

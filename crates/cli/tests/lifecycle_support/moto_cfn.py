@@ -27,8 +27,10 @@ what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each check
 7. RDS MASTER SECRET ATTRIBUTE: `Fn::GetAtt [Database, MasterUserSecret.SecretArn]` is not supported
    (moto answers describe-stacks with a 500 once such an output exists). Filled: the ARN of the
    secret moto made for ManageMasterUserPassword, or a well-formed placeholder ARN if it made none.
-8. EFS ACCESS POINT ATTRIBUTES: AWS::EFS::AccessPoint has no GetAtt support (`Arn`, `AccessPointId`).
-   Filled: both answered from moto's access point.
+8. EFS ACCESS POINT ATTRIBUTES: AWS::EFS::AccessPoint has no GetAtt support (`Arn`, `AccessPointId`),
+   and `Ref` to it is moto's Python object (a task definition's volume names
+   "<moto.efs.models.AccessPoint object at ...>"). Filled: both attributes answered from moto's
+   access point, and `Ref` is its id, as in CloudFormation.
 9. OTHER GETATT GAPS: an output whose value moto cannot compute makes every DescribeStacks of the
    stack fail, and an output that refers to a resource type moto does not model (the cluster's
    AWS::ECS::CapacityProvider) silently vanishes. Filled: such an output gets the value
@@ -82,6 +84,22 @@ what idealstack sends. Named gaps of moto 5.2.5 that this file fills (each check
    default. Filled: the resource adds its certificates to the listener and removes them when
    deleted, and removing the listener's default certificate fails (OperationNotPermitted), so the
    stack that tries ends in DELETE_FAILED (gap 17).
+20. SECRETS MANAGER SECRET: moto has no AWS::SecretsManager::Secret (skipped with "No Moto
+   CloudFormation support"), so `Ref` to a site's database secret stays `${DatabaseSecret}` in
+   the task definition's Secrets and the secret never exists. Filled: the secret is created with
+   its SecretString, or one made from GenerateSecretString (template, key, length, exclusions) as
+   Secrets Manager makes it; `Ref` is its ARN; deleting the resource deletes it.
+21. RDS MANAGED MASTER PASSWORD: moto's AWS::RDS::DBInstance ignores ManageMasterUserPassword, so no
+   master secret exists (and gap 7 can only name a placeholder). Filled: the instance gets the
+   secret RDS makes, holding the template's MasterUsername and a generated password.
+22. TASK DEFINITION PROPERTIES: moto's AWS::ECS::TaskDefinition passes on only the family, the
+   containers, the volumes and the memory: TaskRoleArn, ExecutionRoleArn, NetworkMode, Cpu and
+   RequiresCompatibilities are lost, so a task gets no role; its volumes are renamed key by key
+   (`eFSVolumeConfiguration`, `filesystemId`), so no SDK sees a volume's EFS file system. Filled:
+   all of them are registered, volumes with the API's names.
+23. SERVICE LOAD BALANCERS: moto's AWS::ECS::Service drops LoadBalancers and SchedulingStrategy
+   ("TODO: LoadBalancers"), so DescribeServices shows no target group and a DAEMON service as a
+   REPLICA one. Filled: both are passed on, load balancers with the API's names.
 
 Failure injection (the tests' "a resource fails"): if the file named by IDEALSTACK_MOTO_FAIL_FILE
 exists, each line `<stack-name> <LogicalResourceId> <reason...>` makes the next execution of a
@@ -259,6 +277,7 @@ def access_point_attr(self, attribute_name):
 
 efs_models.AccessPoint.get_cfn_attribute = access_point_attr
 efs_models.AccessPoint.has_cfn_attr = classmethod(lambda cls, attr: attr in ("Arn", "AccessPointId"))
+efs_models.AccessPoint.physical_resource_id = property(lambda self: self.access_point_id)
 
 _parse_output = cfn_parsing.parse_output
 
@@ -417,6 +436,142 @@ def task_definition_update(cls, original_resource, new_resource_name, cloudforma
 
 
 ecs_models.TaskDefinition.update_from_cloudformation_json = classmethod(task_definition_update)
+
+
+# Named gap 20: AWS::SecretsManager::Secret.
+from moto.secretsmanager import models as sm_models  # noqa: E402
+
+
+def generated_secret_string(backend, spec):
+    """The string Secrets Manager makes from a GenerateSecretString property."""
+    def flag(name):
+        return str(spec.get(name, False)).lower() == "true"
+
+    password = json.loads(backend.get_random_password(
+        password_length=int(spec.get("PasswordLength", 32)),
+        exclude_characters=spec.get("ExcludeCharacters", ""),
+        exclude_numbers=flag("ExcludeNumbers"),
+        exclude_punctuation=flag("ExcludePunctuation"),
+        exclude_uppercase=flag("ExcludeUppercase"),
+        exclude_lowercase=flag("ExcludeLowercase"),
+        include_space=flag("IncludeSpace"),
+        require_each_included_type=str(spec.get("RequireEachIncludedType", True)).lower() == "true",
+    ))["RandomPassword"]
+    template = spec.get("SecretStringTemplate")
+    if template is None:
+        return password
+    value = json.loads(template)
+    value[spec["GenerateStringKey"]] = password
+    return json.dumps(value)
+
+
+class FakeCfnSecret(CloudFormationModel):
+    __module__ = "moto.secretsmanager.models"
+
+    def __init__(self, arn):
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self):
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        backend = sm_models.secretsmanager_backends[account_id][region_name]
+        value = properties.get("SecretString")
+        if value is None and "GenerateSecretString" in properties:
+            value = generated_secret_string(backend, properties["GenerateSecretString"])
+        created = backend.create_secret(
+            name=properties.get("Name", resource_name),
+            secret_string=value,
+            secret_binary=None,
+            description=properties.get("Description"),
+            tags=properties.get("Tags"),
+            kms_key_id=properties.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+        return cls(json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"])
+
+    def delete(self, account_id, region_name):
+        backend = sm_models.secretsmanager_backends[account_id][region_name]
+        backend.delete_secret(self.arn, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+
+# Named gap 21: the RDS-managed master secret.
+_db_create = rds_models.DBInstance.create_from_cloudformation_json.__func__
+
+
+def db_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    database = _db_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    properties = cloudformation_json["Properties"]
+    managed = str(properties.get("ManageMasterUserPassword", False)).lower() == "true"
+    if managed and getattr(database, "master_user_secret", None) is None:
+        database.manage_master_user_password = True
+        secret = rds_models.MasterUserSecret(database, (properties.get("MasterUserSecret") or {}).get("KmsKeyId"))
+        backend = secret.secretsmanager
+        value = generated_secret_string(backend, {
+            "SecretStringTemplate": json.dumps({"username": properties.get("MasterUsername", "admin")}),
+            "GenerateStringKey": "password",
+            "ExcludeCharacters": "\"@/\\'",
+        })
+        backend.put_secret_value(secret_id=secret.secret.arn, secret_string=value, secret_binary=None, client_request_token=None, version_stages=["AWSCURRENT"])
+        database.master_user_secret = secret
+    return database
+
+
+rds_models.DBInstance.create_from_cloudformation_json = classmethod(db_create)
+
+
+# Named gap 22: every property of a task definition.
+def api_volume(volume):
+    """A task definition volume as the ECS API names its keys (CloudFormation's differ)."""
+    out = {"name": volume["Name"]}
+    if "Host" in volume:
+        out["host"] = {"sourcePath": volume["Host"].get("SourcePath")}
+    efs = volume.get("EFSVolumeConfiguration")
+    if efs:
+        config = {
+            "fileSystemId": efs["FilesystemId"],
+            "rootDirectory": efs.get("RootDirectory"),
+            "transitEncryption": efs.get("TransitEncryption"),
+            "transitEncryptionPort": efs.get("TransitEncryptionPort"),
+        }
+        auth = efs.get("AuthorizationConfig")
+        if auth:
+            config["authorizationConfig"] = {k: v for k, v in {"accessPointId": auth.get("AccessPointId"), "iam": auth.get("IAM")}.items() if v is not None}
+        out["efsVolumeConfiguration"] = {k: v for k, v in config.items() if v is not None}
+    return out
+
+
+def task_definition_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    properties = cloudformation_json["Properties"]
+    family = properties.get("Family", resource_name)
+    backend = ecs_models.ecs_backends[account_id][region_name]
+    return backend.register_task_definition(
+        family=family,
+        container_definitions=ecs_models.remap_nested_keys(properties.get("ContainerDefinitions", []), ecs_models.pascal_to_camelcase),
+        volumes=[api_volume(v) for v in properties.get("Volumes", [])],
+        network_mode=properties.get("NetworkMode"),
+        requires_compatibilities=properties.get("RequiresCompatibilities"),
+        cpu=properties.get("Cpu"),
+        memory=properties.get("Memory"),
+        task_role_arn=properties.get("TaskRoleArn"),
+        execution_role_arn=properties.get("ExecutionRoleArn"),
+    )
+
+
+ecs_models.TaskDefinition.create_from_cloudformation_json = classmethod(task_definition_create)
 _service_update = ecs_models.Service.update_from_cloudformation_json.__func__
 
 
@@ -429,6 +584,37 @@ def service_update(cls, original_resource, new_resource_name, cloudformation_jso
 
 
 ecs_models.Service.update_from_cloudformation_json = classmethod(service_update)
+
+
+# Named gap 23: a service's load balancers and scheduling strategy.
+def service_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    properties = cloudformation_json["Properties"]
+    cluster = properties["Cluster"]
+    cluster = cluster.name if isinstance(cluster, ecs_models.Cluster) else cluster
+    task_definition = properties["TaskDefinition"]
+    if isinstance(task_definition, ecs_models.TaskDefinition):
+        task_definition = task_definition.arn
+    load_balancers = [
+        {k: v for k, v in {
+            "targetGroupArn": lb.get("TargetGroupArn"),
+            "loadBalancerName": lb.get("LoadBalancerName"),
+            "containerName": lb.get("ContainerName"),
+            "containerPort": int(lb["ContainerPort"]) if lb.get("ContainerPort") is not None else None,
+        }.items() if v is not None}
+        for lb in properties.get("LoadBalancers", [])
+    ]
+    backend = ecs_models.ecs_backends[account_id][region_name]
+    return backend.create_service(
+        cluster,
+        resource_name,
+        int(properties["DesiredCount"]) if properties.get("DesiredCount") is not None else None,
+        task_definition_str=task_definition,
+        load_balancers=load_balancers,
+        scheduling_strategy=properties.get("SchedulingStrategy"),
+    )
+
+
+ecs_models.Service.create_from_cloudformation_json = classmethod(service_create)
 cfn.ChangeSet.diff = diff_with_replacement
 
 DELAY = float(os.environ.get("IDEALSTACK_MOTO_DELAY", "0.3"))

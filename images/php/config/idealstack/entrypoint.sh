@@ -63,6 +63,21 @@ fpm_bin="${IDEALSTACK_PHP_FPM_BIN:-php-fpm}"
 
 mkdir -p "$IDEALSTACK_RUN_DIR"
 
+# The agent creates a new site's folders (owned by the site's uid) on its next pass, which may come
+# after the site's first task starts: wait for the document root rather than fail Apache's start.
+waited=0
+until [ -d "$IDEALSTACK_SITE_ROOT/public_html" ]; do
+  if [ "$waited" -ge 180 ]; then
+    echo "entrypoint: $IDEALSTACK_SITE_ROOT/public_html does not exist after ${waited} s: the agent creates it (see the agent's log), or mount the site's folder at IDEALSTACK_SITE_ROOT" >&2
+    exit 69
+  fi
+  if [ $((waited % 15)) -eq 0 ]; then
+    echo "entrypoint: waiting for $IDEALSTACK_SITE_ROOT/public_html (the agent creates a new site's folders)" >&2
+  fi
+  sleep 1
+  waited=$((waited + 1))
+done
+
 # TLS to the database (RDS requires it): PHP's OpenSSL (openssl.cafile, idealstack.ini) trusts
 # the system roots plus the database's CA bundle, so mysqli and PDO can verify the server. The
 # prepend turns it on for WordPress (images/README.md, "Database TLS").
@@ -96,15 +111,29 @@ fpm=$!
 "$apache_bin" -f "$apache_conf" -DFOREGROUND "${root_args_apache[@]}" &
 apache=$!
 
+stopping=0
 stop() {
+  stopping=1
   # Graceful: Apache finishes in-flight requests (SIGWINCH), php-fpm its scripts (SIGQUIT).
   kill -WINCH "$apache" 2>/dev/null || true
   kill -QUIT "$fpm" 2>/dev/null || true
 }
 trap stop TERM INT
 
+# Until either stops (polled: `wait -n` can miss a child that exits at once, such as Apache
+# refusing its configuration, and the container would then never stop).
+while kill -0 "$fpm" 2>/dev/null && kill -0 "$apache" 2>/dev/null; do
+  sleep 1 &
+  wait $! || true
+done
 status=0
-wait -n "$fpm" "$apache" || status=$?
+if ! kill -0 "$apache" 2>/dev/null; then
+  wait "$apache" || status=$?
+else
+  wait "$fpm" || status=$?
+fi
+# One of them stopped on its own: so does the container, never with 0 (ECS then replaces the task).
+if [ "$stopping" -eq 0 ] && [ "$status" -eq 0 ]; then status=70; fi
 stop
 wait "$fpm" "$apache" 2>/dev/null || true
 exit "$status"
