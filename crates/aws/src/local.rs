@@ -195,9 +195,9 @@ fn convert(td: &SdkTaskDefinition) -> TaskDefinition {
 
 impl Emulator for LocalPort {
     async fn services(&self, cluster: &str) -> Result<Vec<Service>, PortError> {
+        // Before the cluster stack exists (or after it is gone) there is nothing to run.
         let list = match self.ecs.list_services().cluster(cluster).send().await {
             Ok(list) => list,
-            // Before the cluster stack exists (or after it is gone) there is nothing to run.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_cluster_not_found_exception()) =>
@@ -248,14 +248,23 @@ impl Emulator for LocalPort {
     }
 
     async fn one_off_tasks(&self, cluster: &str) -> Result<Vec<OneOffTask>, PortError> {
-        let list = self
+        let sent = self
             .ecs
             .list_tasks()
             .cluster(cluster)
             .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
             .send()
-            .await
-            .map_err(|e| fail("ecs ListTasks", e))?;
+            .await;
+        let list = match sent {
+            Ok(list) => list,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_cluster_not_found_exception()) =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(fail("ecs ListTasks", e)),
+        };
         if list.task_arns().is_empty() {
             return Ok(Vec::new());
         }

@@ -316,3 +316,100 @@ fn stock_moto_still_skips_listener_certificates() {
         "gap 19 fixed?"
     );
 }
+
+/// A JSON-protocol call to the emulator (`X-Amz-Target`), as any SDK makes it.
+fn json_api(endpoint: &str, service: &str, target: &str, body: &str) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-X", "POST", "-H", "Content-Type: application/x-amz-json-1.1"])
+        .args(["-H", &format!("X-Amz-Target: {target}"), "-H"])
+        .arg(format!("Authorization: AWS4-HMAC-SHA256 Credential=testing/20261126/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"))
+        .args(["--data-binary", body])
+        .arg(format!("{endpoint}/"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{target}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn stock_moto_still_drops_what_a_cluster_needs() {
+    let moto = Moto::start();
+    let aws = Aws::for_emulator(&moto.endpoint()).unwrap();
+    let template = r#"{"Resources": {
+      "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString":
+        {"SecretStringTemplate": "{\"username\":\"u\"}", "GenerateStringKey": "password"}}},
+      "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+      "Cluster": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "gap-cluster"}},
+      "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Family": "gap-task",
+        "TaskRoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+        "Volumes": [{"Name": "site", "EFSVolumeConfiguration": {"FilesystemId": "fs-1"}}],
+        "ContainerDefinitions": [{"Name": "php", "Image": "php", "Memory": 128,
+          "Secrets": [{"Name": "P", "ValueFrom": {"Fn::Sub": "${Secret}:password::"}}]}]}},
+      "Service": {"Type": "AWS::ECS::Service", "Properties": {"Cluster": {"Ref": "Cluster"},
+        "TaskDefinition": {"Ref": "Task"}, "DesiredCount": 1,
+        "LoadBalancers": [{"TargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/t/1",
+          "ContainerName": "php", "ContainerPort": 8080}]}},
+      "Database": {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "mysql",
+        "DBInstanceIdentifier": "gap-db", "DBInstanceClass": "db.t3.micro", "AllocatedStorage": "20",
+        "MasterUsername": "admin", "ManageMasterUserPassword": true}}}}"#;
+    let create = ChangeSetRequest {
+        stack: "gap-cluster".into(),
+        name: "c1".into(),
+        create: true,
+        template: TemplateSource::Body(template.into()),
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    };
+    let id = StackApi::create_change_set(&aws, &create).unwrap();
+    StackApi::execute_change_set(&aws, "gap-cluster", &id).unwrap();
+    let endpoint = moto.endpoint();
+    let ecs = "AmazonEC2ContainerServiceV20141113";
+    let task = json_api(
+        &endpoint,
+        "ecs",
+        &format!("{ecs}.DescribeTaskDefinition"),
+        r#"{"taskDefinition": "gap-task"}"#,
+    );
+    let td = &task["taskDefinition"];
+    // Gap 20 (SECRETS MANAGER SECRET): `Ref` to the secret is left unresolved.
+    assert_eq!(
+        td["containerDefinitions"][0]["secrets"][0]["valueFrom"], "${Secret}:password::",
+        "gap 20 fixed? {td}"
+    );
+    // Gap 22 (TASK DEFINITION PROPERTIES): no role, the volume's keys renamed one by one.
+    assert!(td["taskRoleArn"].is_null(), "gap 22 fixed? {td}");
+    assert!(
+        td["volumes"][0]["efsVolumeConfiguration"].is_null(),
+        "gap 22 fixed? {td}"
+    );
+    // Gap 23 (SERVICE LOAD BALANCERS): the service has no target group.
+    let services = json_api(
+        &endpoint,
+        "ecs",
+        &format!("{ecs}.ListServices"),
+        r#"{"cluster": "gap-cluster"}"#,
+    );
+    let described = json_api(
+        &endpoint,
+        "ecs",
+        &format!("{ecs}.DescribeServices"),
+        &serde_json::json!({"cluster": "gap-cluster", "services": services["serviceArns"]})
+            .to_string(),
+    );
+    let lbs = &described["services"][0]["loadBalancers"];
+    assert!(
+        lbs.as_array().is_none_or(|l| l.is_empty()),
+        "gap 23 fixed? {described}"
+    );
+    // Gap 21 (RDS MANAGED MASTER PASSWORD): no master secret.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-X", "POST", "-H"])
+        .arg("Authorization: AWS4-HMAC-SHA256 Credential=testing/20261126/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=0")
+        .args(["--data", "Action=DescribeDBInstances&Version=2014-10-31&DBInstanceIdentifier=gap-db"])
+        .arg(format!("{endpoint}/"))
+        .output()
+        .unwrap();
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(xml.contains("gap-db"), "{xml}");
+    assert!(!xml.contains("<MasterUserSecret>"), "gap 21 fixed? {xml}");
+}
