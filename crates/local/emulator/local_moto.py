@@ -18,9 +18,16 @@ L2. EFS ACCESS POINT NUMBERS: an AWS::EFS::AccessPoint created by CloudFormation
    as `{}`, so DescribeAccessPoints answers strings where EFS answers numbers and every SDK
    refuses the whole answer. Filled: ids are numbers, and an empty PosixUser is left out.
 
+L3. SENT MAIL: moto's model dump (`/moto-api/data.json`) answers 500 once a cluster's resources
+   exist (some model does not serialise), so what SES received cannot be read back. Filled:
+   `GET /moto-api/ses/raw-messages` answers the raw messages SES received, as JSON
+   (`[{"source", "destinations", "raw"}]`): the emulator's outbox, for the developer and the
+   tests.
+
 Usage: python local_moto.py <address> <port>
 """
 
+import json
 import os
 import sys
 
@@ -88,8 +95,25 @@ def cbor_error(code):
     return bytes([0xA1]) + cbor_text("__type") + cbor_text(code)
 
 
+def sent_raw_messages():
+    from moto.ses.models import ses_backends
+
+    out = []
+    for account_id, regions in ses_backends.items():
+        for region, backend in regions.items():
+            for m in backend.sent_messages:
+                raw = getattr(m, "raw_data", None)
+                if raw is not None:
+                    out.append({"region": region, "source": m.source, "destinations": m.destinations, "raw": raw})
+    return out
+
+
 def app(environ, start_response):
     path = environ.get("PATH_INFO", "")
+    if path == "/moto-api/ses/raw-messages":
+        body = json.dumps(sent_raw_messages()).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
     if path.startswith(CBOR_PREFIX):
         length = int(environ.get("CONTENT_LENGTH") or 0)
         environ["wsgi.input"].read(length)
