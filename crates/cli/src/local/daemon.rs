@@ -39,12 +39,34 @@ pub fn network_name(stack: &str) -> String {
     format!("idealstack-{stack}")
 }
 
-/// A /24 for the stack's network, stable per name, away from podman's default 10.88.0.0/16.
-fn subnet(stack: &str) -> String {
+/// The /24s the stack's network may take, in order: first one stable per name, away from podman's
+/// default 10.88.0.0/16, then the others of 10.213.0.0/16 (when another network or interface on
+/// the machine holds the first).
+fn subnets(stack: &str) -> impl Iterator<Item = String> {
     let h = stack
         .bytes()
         .fold(17u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-    format!("10.213.{}.0/24", 1 + h % 250)
+    (0..250).map(move |i| format!("10.213.{}.0/24", 1 + (h + i) % 250))
+}
+
+/// Creates (or finds) the stack's network on the first free subnet; returns its gateway address.
+fn create_network(podman: &Podman, name: &str, stack: &str) -> anyhow::Result<String> {
+    let mut last = None;
+    for subnet in subnets(stack) {
+        match podman.network(name, &subnet) {
+            Ok(gateway) => return Ok(gateway),
+            Err(e) if e.to_string().contains("already used") => last = Some(e),
+            Err(e) => {
+                return Err(e).context(
+                    "cannot create the podman network (is podman installed? scripts/setup installs it)",
+                );
+            }
+        }
+    }
+    Err(anyhow::anyhow!(
+        "no free /24 in 10.213.0.0/16 for the podman network {name}: {}; remove unused podman networks (podman network prune)",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    ))
 }
 
 /// The label of the container that holds the network up.
@@ -101,6 +123,21 @@ pub fn remove_everything(stack: &str) {
             let _ = podman.remove(&c.id);
         }
     }
+    // A container killed hard can leave the bridge behind the network, holding its subnet.
+    let bridge = podman
+        .call(
+            &[
+                "network".into(),
+                "inspect".into(),
+                "--format".into(),
+                "{{.NetworkInterface}}".into(),
+                network_name(stack),
+            ],
+            &BTreeMap::new(),
+        )
+        .ok()
+        .map(|out| out.trim().to_string())
+        .filter(|b| !b.is_empty());
     let _ = podman.call(
         &[
             "network".into(),
@@ -110,6 +147,12 @@ pub fn remove_everything(stack: &str) {
         ],
         &BTreeMap::new(),
     );
+    if let Some(bridge) = bridge {
+        let _ = Command::new("ip")
+            .args(["link", "delete", &bridge])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
 }
 
 fn podman() -> Podman {
@@ -164,9 +207,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let dir = dir.canonicalize()?;
     let podman = podman();
     let network = network_name(&stack);
-    let gateway = podman.network(&network, &subnet(&stack)).context(
-        "cannot create the podman network (is podman installed? scripts/setup installs it)",
-    )?;
+    let gateway = create_network(&podman, &network, &stack)?;
     if gateway.is_empty() {
         bail!("podman network {network} has no gateway address");
     }
