@@ -13,6 +13,29 @@ pub enum DatabaseError {
     /// A program failed.
     #[error("{what}: {detail}")]
     Failed { what: String, detail: String },
+    /// The server's user cannot reach its folder.
+    #[error(
+        "MariaDB runs as the mysql user and cannot reach {dir}: {blocked} is not searchable by other users; run `chmod o+x {blocked}`, or keep the project in a folder other users can traverse"
+    )]
+    Unreachable { dir: PathBuf, blocked: PathBuf },
+}
+
+/// The first folder on the way to `dir` (absolute) that users other than its owner cannot
+/// traverse, if any.
+pub fn unreachable_ancestor(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors()
+        .skip(1)
+        .filter(|a| !a.as_os_str().is_empty())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find(|a| {
+            std::fs::metadata(a)
+                .map(|m| m.permissions().mode() & 0o001 == 0)
+                .unwrap_or(false)
+        })
+        .map(Path::to_path_buf)
 }
 
 fn failed(what: &str, detail: impl std::fmt::Display) -> DatabaseError {
@@ -132,6 +155,12 @@ impl Database {
         cert: &Path,
         key: &Path,
     ) -> Result<Database, DatabaseError> {
+        if let Some(blocked) = unreachable_ancestor(dir) {
+            return Err(DatabaseError::Unreachable {
+                dir: dir.to_path_buf(),
+                blocked,
+            });
+        }
         let data = dir.join("data");
         let socket = dir.join("mysqld.sock");
         if !data.join("mysql").exists() {
@@ -240,5 +269,25 @@ impl Database {
 impl Drop for Database {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_private_parent_folder_is_named() {
+        let base = std::env::temp_dir().join(format!("idealstack-db-reach-{}", std::process::id()));
+        let private = base.join("private");
+        let db = private.join("project/db");
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(unreachable_ancestor(&db), Some(private.clone()));
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o711)).unwrap();
+        assert_eq!(unreachable_ancestor(&db), None);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
