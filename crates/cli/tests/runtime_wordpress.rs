@@ -1,6 +1,7 @@
 //! Stock WordPress (Debian's package, MariaDB) on the runtime config: installed through its web
 //! installer, an admin logs in, uploads a media file, pretty permalinks resolve through the
-//! .htaccess WordPress writes, and PHP sessions used by plugins live in DynamoDB.
+//! .htaccess WordPress writes, PHP sessions used by plugins live in DynamoDB, and the manifest's
+//! PHP settings decide what WordPress accepts.
 //!
 //! WordPress core keeps logins in its own cookies and database, not in PHP sessions; plugins
 //! (shops, forms, SSO) use `$_SESSION`. A must-use plugin here plays such a plugin on every admin
@@ -110,4 +111,76 @@ fn wordpress_installs_logs_in_uploads_and_uses_pretty_permalinks() {
     // prepend gives it (the certificate verified against IDEALSTACK_DATABASE_CA_FILE).
     let r = browser.get("/tls.php");
     assert!(r.body.starts_with("verify=yes\ncipher=TLS"), "{r:?}");
+
+    // 6. PHP settings. A 40 MB file goes into the media library with the runtime's defaults
+    // (upload_max_filesize 64M)...
+    // (Prose: separators would make PHP's finfo call it CSV, which WordPress refuses as .txt.)
+    let big = scratch.path().join("manual.txt");
+    let line = "The quick brown fox jumps over the lazy dog and keeps running page after page.\n";
+    std::fs::write(&big, line.repeat((40 << 20) / line.len())).unwrap();
+    let r = browser.upload_file(&big);
+    assert_eq!(r.status, 201, "40 MB with the defaults: {}", r.body);
+    // ...and is refused by PHP, as WordPress reports it, once the manifest sets
+    // `upload_max_filesize = "16M"`: the container variables of the site's rendered template,
+    // passed as ECS passes them, restart the site.
+    put(
+        &root,
+        "ini.php",
+        "<?php echo ini_get('upload_max_filesize'), ' ', ini_get('max_input_vars'), ' ', date_default_timezone_get();",
+    );
+    drop(stack);
+    let mut opts = opts;
+    for (name, value) in site_php_environment(
+        scratch.path(),
+        r#"{ upload_max_filesize = "16M", max_input_vars = 5000, timezone = "Europe/Berlin" }"#,
+    ) {
+        opts = opts.env(&name, value);
+    }
+    let stack = Stack::start(&opts, scratch.path());
+    let browser = Browser::new(&stack.url(""), &[], &scratch.path().join("cookies.txt"));
+    assert_eq!(browser.get("/ini.php").body, "16M 5000 Europe/Berlin");
+    let r = browser.upload_file(&big);
+    assert!(
+        r.status >= 400 && r.body.contains("upload_max_filesize"),
+        "40 MB with upload_max_filesize = 16M: {r:?}"
+    );
+    assert!(
+        !stack.stderr_text().contains("entrypoint:"),
+        "{}",
+        stack.stderr_text()
+    );
+}
+
+/// The PHP settings variables (`IDEALSTACK_INI_*`) and the worker count of site `shop` with
+/// `php_settings = <settings>`, read from the task definition `idealstack plan --out` renders.
+fn site_php_environment(scratch: &std::path::Path, settings: &str) -> Vec<(String, String)> {
+    let dir = scratch.join("manifest");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("idealstack.toml"),
+        format!("[stack]\nname = \"acme\"\nregion = \"eu-west-1\"\n\n[[sites]]\nname = \"shop\"\ndomains = [\"shop.example.com\"]\nphp_settings = {settings}\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idealstack"))
+        .args(["plan", "--out", "build"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let template: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("build/acme-site-shop.template.json"))).unwrap();
+    let env = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+        ["Environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["Name"].as_str().unwrap().to_owned(), e["Value"].as_str().unwrap_or_default().to_owned()))
+        .filter(|(name, _)| name.starts_with("IDEALSTACK_INI_") || name == "IDEALSTACK_FPM_MAX_CHILDREN")
+        .collect::<Vec<_>>();
+    assert_eq!(env.len(), 4, "{env:?}");
+    env
 }

@@ -115,6 +115,27 @@ database = true
 environment = { APP_ENV = "production" }
 # Secrets: environment variable name = ARN of a Secrets Manager secret or SSM parameter.
 # secrets = { STRIPE_KEY = "arn:aws:secretsmanager:{region}:123456789012:secret:shop/stripe-AbCdEf" }
+# PHP settings (php.ini) of this site; each one left out keeps the default shown.
+[sites.php_settings]
+# Largest upload and request body (media, imports, backups plugins), at most "1G".
+upload_max_filesize = "64M"
+post_max_size = "64M"
+# Memory one request may use; with ~192 MB for Apache, php-fpm and OPcache it must fit in memory_mb.
+# The number of PHP workers per container follows from both.
+# memory_limit = "256M"
+# Seconds a page may run (1-60: the load balancer ends a request silent for 60 s; longer work
+# belongs in a cron job or a worker), seconds to receive a request, input variables per request.
+# max_execution_time = 60
+# max_input_time = 60
+# max_input_vars = 3000
+# Show PHP errors in pages (development only); they are always in the site's log.
+# display_errors = false
+# PHP's date.timezone.
+# timezone = "UTC"
+# OPcache: memory in MB, whether it notices files changed over SFTP, and how often it looks (seconds).
+# opcache_memory_mb = 192
+# opcache_validate_timestamps = true
+# opcache_revalidate_freq = 2
 
 [[sites]]
 name = "blog"
@@ -150,7 +171,8 @@ mod tests {
                 let shown = text.contains(&format!("{field} ="))
                     || text.contains(&format!("[stack.{field}]"))
                     || text.contains(&format!("[[{field}]]"))
-                    || text.contains(&format!("[{field}]"));
+                    || text.contains(&format!("[{field}]"))
+                    || text.contains(&format!(".{field}]"));
                 if !shown {
                     missing.push(field.clone());
                 }

@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub mod domain;
 mod init;
 pub mod model;
+pub mod php;
 pub mod raw;
 mod structure;
 mod validate;

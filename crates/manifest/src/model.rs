@@ -159,6 +159,8 @@ pub struct SiteModel {
     pub health_check_path: String,
     /// Whether the site has its own database.
     pub database: bool,
+    /// Its php.ini settings and the PHP workers they allow.
+    pub php_settings: crate::php::PhpSettingsModel,
 }
 
 /// A reference to a secret value kept in AWS.

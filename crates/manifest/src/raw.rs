@@ -252,6 +252,54 @@ pub struct Site {
     /// (reaches PHP as `DB_HOST`, `DB_NAME`, `DB_USER`, `DB_PASSWORD`).
     #[serde(default)]
     pub database: bool,
+    /// The site's php.ini settings (upload size, memory, time limits, time zone, OPcache), e.g.
+    /// `php_settings = { upload_max_filesize = "128M", post_max_size = "128M" }`. Each one left out
+    /// keeps the runtime's default.
+    #[serde(default)]
+    pub php_settings: PhpSettings,
+}
+
+/// A site's php.ini settings. Every one is optional: left out, the runtime's default applies
+/// (shown in brackets). Sizes are written as PHP writes them: a number with `K`, `M` or `G`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhpSettings {
+    /// Most memory one request may use [`"256M"`]; with the ~192 MB Apache, php-fpm and OPcache
+    /// hold, it must fit in the site's `memory_mb`. The number of PHP workers follows from both.
+    #[serde(default)]
+    pub memory_limit: Option<String>,
+    /// Largest file one upload may carry [`"64M"`], at most `"1G"`.
+    #[serde(default)]
+    pub upload_max_filesize: Option<String>,
+    /// Largest request body [`"64M"`], at most `"1G"`; at least `upload_max_filesize`.
+    #[serde(default)]
+    pub post_max_size: Option<String>,
+    /// Seconds a page may run [60], 1-60: the load balancer ends a request that sends nothing for
+    /// 60 s. Longer work belongs in a cron job or a worker.
+    #[serde(default)]
+    pub max_execution_time: Option<u32>,
+    /// Seconds PHP may spend receiving a request's input, e.g. a slow upload [60], 1-3600.
+    #[serde(default)]
+    pub max_input_time: Option<u32>,
+    /// Most input variables per request [3000], 100-100000 (large menus and forms need more).
+    #[serde(default)]
+    pub max_input_vars: Option<u32>,
+    /// Show PHP errors in pages [false]; they are always logged. Only for a site in development.
+    #[serde(default)]
+    pub display_errors: Option<bool>,
+    /// PHP's `date.timezone` [`"UTC"`], an IANA name such as `"Europe/Amsterdam"`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// OPcache's shared memory in MB [192], 64-1024; above 192 it counts against `memory_mb`.
+    #[serde(default)]
+    pub opcache_memory_mb: Option<u32>,
+    /// Whether OPcache notices changed files [true]. `false` is faster, but an SFTP upload of PHP
+    /// code then takes effect only when the site's containers are replaced (a deploy).
+    #[serde(default)]
+    pub opcache_validate_timestamps: Option<bool>,
+    /// Seconds between OPcache's checks of a file for changes [2], 0-3600.
+    #[serde(default)]
+    pub opcache_revalidate_freq: Option<u32>,
 }
 
 fn default_zones() -> Zones {

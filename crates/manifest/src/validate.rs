@@ -523,6 +523,12 @@ fn validate_site(
         check_php(&php, &path.key("php"), out);
     }
     let cpu_units = validate_size(site, stack, path, out);
+    let php_settings = crate::php::validate(
+        &site.php_settings,
+        cpu_units.map(|_| site.memory_mb),
+        &path.key("php_settings"),
+        out,
+    );
     check_bounds(
         out,
         path,
@@ -600,6 +606,7 @@ fn validate_site(
         secrets,
         health_check_path,
         database: site.database,
+        php_settings: php_settings?,
     };
     Some((model, origins))
 }

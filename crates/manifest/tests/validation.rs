@@ -439,3 +439,86 @@ fn unknown_fields_do_not_hide_other_problems() {
         ],
     );
 }
+
+#[test]
+fn php_settings_are_checked_against_the_container_and_the_runtime() {
+    const SITE: &str = "[[sites]]\nname = \"shop\"\ndomains = [\"shop.example.com\"]\n";
+    // Every setting, as a PHP developer writes them.
+    check(
+        &format!(
+            "{SITE}memory_mb = 2048\ncpu = 1\n[sites.php_settings]\nmemory_limit = \"512M\"\nupload_max_filesize = \"128M\"\npost_max_size = \"130m\"\nmax_execution_time = 30\nmax_input_time = 300\nmax_input_vars = 10000\ndisplay_errors = true\ntimezone = \"Europe/Amsterdam\"\nopcache_memory_mb = 256\nopcache_validate_timestamps = false\nopcache_revalidate_freq = 0\n"
+        ),
+        &[],
+    );
+    check(
+        &format!("{SITE}[sites.php_settings]\nmemory_limit = \"1024M\"\n"),
+        &[
+            "sites[0].php_settings.memory_limit: memory_limit \"1024M\" does not fit in a container of memory_mb = 512: one request may use memory_limit on top of the 192 MB Apache, php-fpm and OPcache hold, so at most \"320M\" fits; raise memory_mb or lower memory_limit",
+        ],
+    );
+    check(
+        &format!(
+            "{SITE}cpu = 0.25\nmemory_mb = 512\n[sites.php_settings]\nopcache_memory_mb = 320\n"
+        ),
+        &[
+            "sites[0].php_settings.opcache_memory_mb: memory_limit \"256M\" does not fit in a container of memory_mb = 512: one request may use memory_limit on top of the 320 MB Apache, php-fpm and OPcache hold, so at most \"192M\" fits; raise memory_mb or lower opcache_memory_mb",
+        ],
+    );
+    check(
+        &format!(
+            "{SITE}[sites.php_settings]\nmemory_limit = \"-1\"\nupload_max_filesize = \"64MB\"\npost_max_size = \"2G\"\nmax_execution_time = 300\nmax_input_time = 0\nmax_input_vars = 10\ntimezone = \"europe/amsterdam\"\nopcache_memory_mb = 8\nopcache_revalidate_freq = 86400\n"
+        ),
+        &[
+            "sites[0].php_settings.memory_limit: \"-1\" (no limit) is not allowed: one request could take the whole container's memory; give a size, e.g. \"512M\"",
+            "sites[0].php_settings.upload_max_filesize: \"64MB\" is not a PHP size: write a number with K, M or G, e.g. \"128M\"",
+            "sites[0].php_settings.post_max_size: \"2G\": expected more than 0 and at most \"1G\" (the largest request body Apache takes)",
+            "sites[0].php_settings.max_execution_time: 300: expected 1-60 seconds; the load balancer ends a request that sends nothing for 60 s, so run longer work as a cron job or a worker",
+            "sites[0].php_settings.max_input_time: 0: expected 1-3600 seconds",
+            "sites[0].php_settings.max_input_vars: 10: expected 100-100000",
+            "sites[0].php_settings.opcache_memory_mb: 8: expected 64-1024 MB",
+            "sites[0].php_settings.opcache_revalidate_freq: 86400: expected 0-3600 seconds",
+            "sites[0].php_settings.timezone: \"europe/amsterdam\" is not a time zone PHP knows; use an IANA name such as \"Europe/Amsterdam\" (did you mean \"Europe/Amsterdam\"?)",
+        ],
+    );
+    // Uploads must fit in the request; a typo of a zone is named; an unknown setting is a typo.
+    check(
+        &format!(
+            "{SITE}[sites.php_settings]\nupload_max_filesize = \"128M\"\ntimezone = \"Europe/Amsterdan\"\n"
+        ),
+        &[
+            "sites[0].php_settings.upload_max_filesize: \"128M\" is above post_max_size (\"64M\", the default): a request must carry the largest upload; set post_max_size to at least \"128M\" too",
+            "sites[0].php_settings.timezone: \"Europe/Amsterdan\" is not a time zone PHP knows; use an IANA name such as \"Europe/Amsterdam\" (did you mean \"Europe/Amsterdam\"?)",
+        ],
+    );
+    check(
+        &format!(
+            "{SITE}[sites.php_settings]\nupload_max_filesize = \"128M\"\npost_max_size = \"100M\"\nupload_max_file_size = \"1G\"\n"
+        ),
+        &[
+            "sites[0].php_settings.upload_max_file_size: unknown field `upload_max_file_size`; did you mean `upload_max_filesize`?",
+            "sites[0].php_settings.post_max_size: \"100M\" is below upload_max_filesize (\"128M\"): a request must carry the largest upload; raise post_max_size to at least \"128M\"",
+        ],
+    );
+}
+
+#[test]
+fn php_settings_reach_the_model_as_php_ini_names_and_size_the_workers() {
+    let model = parse(&format!(
+        "{STACK}[[sites]]\nname = \"shop\"\ndomains = [\"shop.example.com\"]\ncpu = 1\nmemory_mb = 2048\nphp_settings = {{ memory_limit = \"1g\", timezone = \"Europe/Kyiv\", display_errors = false }}\n"
+    ))
+    .unwrap();
+    let php = &model.sites[0].php_settings;
+    assert_eq!(
+        php.environment().into_iter().collect::<Vec<_>>(),
+        [
+            (
+                "IDEALSTACK_INI_DATE_TIMEZONE".to_owned(),
+                "Europe/Kyiv".to_owned()
+            ),
+            ("IDEALSTACK_INI_DISPLAY_ERRORS".to_owned(), "0".to_owned()),
+            ("IDEALSTACK_INI_MEMORY_LIMIT".to_owned(), "1G".to_owned()),
+        ]
+    );
+    // (2048 - 192) / (1024 / 4) workers.
+    assert_eq!(php.fpm_max_children(2048), 7);
+}

@@ -251,6 +251,8 @@ pub fn site_options(
             .collect(),
         cpu: site.cpu_units,
         memory_mib: site.memory_mib,
+        fpm_max_children: site.php_settings.fpm_max_children(site.memory_mib),
+        php_ini: site.php_settings.environment(),
         min_tasks: site.min_tasks,
         max_tasks: site.max_tasks,
         desired_count: site.min_tasks,

@@ -162,7 +162,8 @@ fn every_variable_a_php_container_gets_is_documented_and_read_by_the_image() {
     for (at, container, user) in php_containers() {
         for e in container["Environment"].as_array().into_iter().flatten() {
             let name = e["Name"].as_str().unwrap();
-            if user.contains(name) {
+            // The php.ini settings: every_php_setting_the_manifest_takes_is_one_the_image_applies.
+            if user.contains(name) || name.starts_with("IDEALSTACK_INI_") {
                 continue;
             }
             if !readme.contains(&format!("`{name}`")) {
@@ -218,4 +219,89 @@ fn every_tmpfs_of_a_php_container_is_where_the_image_writes() {
             "{at}: no tmpfs holds {run_dir}"
         );
     }
+}
+
+#[test]
+fn every_php_setting_the_manifest_takes_is_one_the_image_applies() {
+    // The entrypoint's table: IDEALSTACK_INI_<KEY> -> php.ini name.
+    let entrypoint = runtime_file("config/idealstack/entrypoint.sh");
+    let start = entrypoint
+        .find("declare -A ini_names=(")
+        .expect("ini_names");
+    let table: std::collections::BTreeMap<String, String> = entrypoint[start..]
+        .split_once("\n)")
+        .unwrap()
+        .0
+        .split_whitespace()
+        .filter_map(|pair| pair.strip_prefix('[')?.split_once("]="))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    // A site that sets every setting there is.
+    let model = idealstack_manifest::parse(
+        "[stack]\nname = \"acme\"\nregion = \"eu-west-1\"\n[[sites]]\nname = \"shop\"\ndomains = [\"shop.example.com\"]\ncpu = 1\nmemory_mb = 2048\n[sites.php_settings]\nmemory_limit = \"512M\"\nupload_max_filesize = \"128M\"\npost_max_size = \"128M\"\nmax_execution_time = 30\nmax_input_time = 120\nmax_input_vars = 5000\ndisplay_errors = true\ntimezone = \"Europe/Amsterdam\"\nopcache_memory_mb = 256\nopcache_validate_timestamps = false\nopcache_revalidate_freq = 0\n",
+    )
+    .unwrap();
+    let php = &model.sites[0].php_settings;
+    let fields = idealstack_manifest::schema()["$defs"]["PhpSettings"]["properties"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert_eq!(php.ini.len(), fields, "the manifest above sets every field");
+    let emitted: std::collections::BTreeMap<String, String> = php
+        .ini
+        .keys()
+        .map(|name| {
+            let var = idealstack_manifest::php::ini_variable(name);
+            (var["IDEALSTACK_INI_".len()..].to_owned(), name.clone())
+        })
+        .collect();
+    assert_eq!(
+        emitted, table,
+        "manifest settings vs the entrypoint's ini_names"
+    );
+    let readme = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../images/README.md"),
+    )
+    .unwrap();
+    assert!(readme.contains("`IDEALSTACK_INI_<NAME>`"));
+}
+
+#[test]
+fn the_manifests_php_defaults_are_the_images() {
+    use idealstack_manifest::php::defaults as d;
+    let ini: std::collections::BTreeMap<&str, &str> = runtime_file("config/php/idealstack.ini")
+        .leak()
+        .lines()
+        .filter(|l| !l.starts_with(';'))
+        .filter_map(|l| l.split_once(" = "))
+        .collect();
+    for (name, default) in [
+        ("memory_limit", d::MEMORY_LIMIT.to_owned()),
+        ("upload_max_filesize", d::UPLOAD_MAX_FILESIZE.to_owned()),
+        ("post_max_size", d::POST_MAX_SIZE.to_owned()),
+        ("max_execution_time", d::MAX_EXECUTION_TIME.to_string()),
+        ("max_input_time", d::MAX_INPUT_TIME.to_string()),
+        ("max_input_vars", d::MAX_INPUT_VARS.to_string()),
+        ("date.timezone", d::TIMEZONE.to_owned()),
+        (
+            "opcache.memory_consumption",
+            d::OPCACHE_MEMORY_MB.to_string(),
+        ),
+        (
+            "opcache.revalidate_freq",
+            d::OPCACHE_REVALIDATE_FREQ.to_string(),
+        ),
+        ("display_errors", "Off".to_owned()),
+        ("opcache.validate_timestamps", "1".to_owned()),
+    ] {
+        assert_eq!(
+            ini.get(name),
+            Some(&default.as_str()),
+            "{name} in idealstack.ini"
+        );
+    }
+    assert_eq!(
+        idealstack_manifest::php::PhpSettingsModel::default().memory_limit_mib,
+        256
+    );
 }

@@ -35,7 +35,7 @@ pub use network::network;
 pub use options::*;
 pub use render::render;
 pub use services::SFTP_USERS_KEY;
-pub use site::{SITE_MOUNT_PATH, session_key_prefix, site};
+pub use site::{SITE_CONTAINER, SITE_MOUNT_PATH, session_key_prefix, site, site_log_stream};
 
 /// The five stack kinds (DESIGN.md, "Stacks in the user's account").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -277,33 +277,6 @@ pub fn default_php_tmpfs() -> Vec<TmpfsMount> {
     }]
 }
 
-/// Memory (MiB) a PHP container holds besides its PHP workers: Apache's event MPM (a few
-/// processes of threads), php-fpm's master, and the part of OPcache's shared memory a site
-/// typically fills (shared by all workers, charged once to the task).
-pub const PHP_BASE_MEMORY_MIB: u32 = 192;
-/// The memory (MiB) budgeted per php-fpm worker: a WordPress-class request's resident set is
-/// 40-60 MiB, so 64 MiB covers the average worker. `memory_limit` (256M) is the ceiling of one
-/// request, not the average; sizing by it would leave a 512 MiB task one worker.
-pub const PHP_WORKER_MEMORY_MIB: u32 = 64;
-/// Fewest workers: one slow request must not leave the health check without a worker, and
-/// php-fpm refuses a `pm.max_children` below its pool's `pm.max_spare_servers` (3,
-/// images/php/config/php/php-fpm.conf).
-pub const PHP_MIN_WORKERS: u32 = 3;
-/// Most workers: Apache's `MaxRequestWorkers` (100, images/php/config/apache/httpd.conf) bounds
-/// the requests a container serves at once, so more workers than that would never be used.
-pub const PHP_MAX_WORKERS: u32 = 100;
-
-/// php-fpm's `pm.max_children` for a container of `memory_mib` (the task's hard limit), passed as
-/// `IDEALSTACK_FPM_MAX_CHILDREN`: what is left after [`PHP_BASE_MEMORY_MIB`], divided by
-/// [`PHP_WORKER_MEMORY_MIB`], within [`PHP_MIN_WORKERS`]..=[`PHP_MAX_WORKERS`]. So a task at its
-/// worker ceiling stays under its memory limit on average load, instead of being killed by the
-/// kernel's OOM killer (which takes the whole task down, not one request). images/README.md
-/// explains the figures.
-pub fn fpm_max_children(memory_mib: u32) -> u32 {
-    (memory_mib.saturating_sub(PHP_BASE_MEMORY_MIB) / PHP_WORKER_MEMORY_MIB)
-        .clamp(PHP_MIN_WORKERS, PHP_MAX_WORKERS)
-}
-
 /// Options of one `<stack>-site-<site>` stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteOptions {
@@ -327,6 +300,10 @@ pub struct SiteOptions {
     pub cpu: u32,
     /// Task memory in MiB (hard limit).
     pub memory_mib: u32,
+    /// php-fpm's worker ceiling for that memory (`IDEALSTACK_FPM_MAX_CHILDREN`).
+    pub fpm_max_children: u32,
+    /// The site's php.ini settings as container variables (`IDEALSTACK_INI_<NAME>` -> value).
+    pub php_ini: BTreeMap<String, String>,
     /// Minimum tasks of the scaling range.
     pub min_tasks: u32,
     /// Maximum tasks of the scaling range.
@@ -352,37 +329,4 @@ pub struct SiteOptions {
     pub tmpfs: Vec<TmpfsMount>,
     /// Retention of the site's log group in days.
     pub log_retention_days: u32,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn php_workers_follow_the_tasks_memory_within_bounds() {
-        // Every memory size ECS offers a site (512 MiB .. 30 GiB), and the health daemon's.
-        assert_eq!(fpm_max_children(192), PHP_MIN_WORKERS);
-        assert_eq!(fpm_max_children(512), 5);
-        assert_eq!(fpm_max_children(1024), 13);
-        assert_eq!(fpm_max_children(2048), 29);
-        assert_eq!(fpm_max_children(4096), 61);
-        assert_eq!(fpm_max_children(30720), PHP_MAX_WORKERS);
-        let mut last = 0;
-        for mib in (0..=30720).step_by(256) {
-            let n = fpm_max_children(mib);
-            assert!(
-                (PHP_MIN_WORKERS..=PHP_MAX_WORKERS).contains(&n),
-                "{mib}: {n}"
-            );
-            assert!(n >= last, "more memory never means fewer workers ({mib})");
-            last = n;
-            // At the ceiling, average workers fit the task's memory (sizes a site can have).
-            if mib >= 512 && n < PHP_MAX_WORKERS {
-                assert!(
-                    PHP_BASE_MEMORY_MIB + n * PHP_WORKER_MEMORY_MIB <= mib,
-                    "{mib}: {n}"
-                );
-            }
-        }
-    }
 }

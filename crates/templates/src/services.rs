@@ -7,10 +7,13 @@ use serde_json::{Value, json};
 use crate::cfn::{Template, ga, r, sub};
 use crate::cluster::{CLUSTER_ARN, FS_ARN, ecs_ami_parameter};
 use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline, use_key_through_dynamodb};
-use crate::options::{ClusterOptions, PHP_CONTAINER_PORT, default_php_tmpfs, fpm_max_children};
+use crate::options::{ClusterOptions, PHP_CONTAINER_PORT, default_php_tmpfs};
 
 /// The PHP health daemon's memory limit (MiB).
 const HEALTH_MEMORY_MIB: u32 = 192;
+/// The health daemon's php-fpm worker ceiling: the fewest php-fpm takes with the pool's three
+/// spare workers (images/php/config/php/php-fpm.conf); it serves one small page.
+const HEALTH_FPM_MAX_CHILDREN: u32 = 3;
 
 /// An execution role that may write to `log_group` and pull from the ECR repositories.
 fn execution_role(t: &mut Template, id: &str, what: &str, log_group: &str, ecr: &[String]) {
@@ -132,7 +135,7 @@ pub(crate) fn health(t: &mut Template, o: &ClusterOptions) {
                 // document root on the tmpfs (images/php/config/idealstack/entrypoint.sh).
                 "Environment": [
                     { "Name": "IDEALSTACK_ROLE", "Value": "health" },
-                    { "Name": "IDEALSTACK_FPM_MAX_CHILDREN", "Value": fpm_max_children(HEALTH_MEMORY_MIB).to_string() },
+                    { "Name": "IDEALSTACK_FPM_MAX_CHILDREN", "Value": HEALTH_FPM_MAX_CHILDREN.to_string() },
                 ],
                 "LogConfiguration": awslogs("HealthLogGroup", "health"),
             }],

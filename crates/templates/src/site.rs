@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cfn::{Template, ga, r, sub};
 use crate::iam::{allow, allow_if, ecr_pull, ecs_tasks_trust, inline, use_key_through_dynamodb};
-use crate::options::{PHP_CONTAINER_PORT, RuleAction, SiteOptions, fpm_max_children};
+use crate::options::{PHP_CONTAINER_PORT, RuleAction, SiteOptions};
 use crate::services::spread;
 use crate::{
     ParameterValue, StackKind, StackSpec, cluster_stack_name, data_stack_name, edge_stack_name,
@@ -18,6 +18,14 @@ use crate::{
 
 /// Where the site folder (`/sites/<site>` on EFS) is mounted in the PHP container.
 pub const SITE_MOUNT_PATH: &str = "/srv/site";
+/// The name of a site task's container (the one `idealstack run` overrides the command of).
+pub const SITE_CONTAINER: &str = "php";
+
+/// The log stream of a site task's container: awslogs names it `<prefix>/<container>/<task id>`,
+/// and the site's task definition sets the prefix to the container's name.
+pub fn site_log_stream(task_id: &str) -> String {
+    format!("{SITE_CONTAINER}/{SITE_CONTAINER}/{task_id}")
+}
 
 /// The IAM resource of a secret reference: a Secrets Manager ARN without its
 /// `:json-key:version-stage:version-id` suffix, or an SSM parameter ARN as is.
@@ -366,8 +374,11 @@ fn task_definition(t: &mut Template, o: &SiteOptions) {
     env.insert("IDEALSTACK_SESSION_TABLE".into(), r("SessionsTableName"));
     env.insert(
         "IDEALSTACK_FPM_MAX_CHILDREN".into(),
-        json!(fpm_max_children(o.memory_mib).to_string()),
+        json!(o.fpm_max_children.to_string()),
     );
+    for (name, value) in &o.php_ini {
+        env.insert(name.clone(), json!(value));
+    }
     env.insert("AWS_REGION".into(), r("AWS::Region"));
     if let Some(email) = &o.email {
         env.insert("IDEALSTACK_MAIL_FROM".into(), json!(email.from));
@@ -402,7 +413,7 @@ fn task_definition(t: &mut Template, o: &SiteOptions) {
         .map(|m| json!({ "ContainerPath": m.path, "Size": m.size_mib, "MountOptions": ["noexec", "nosuid", "nodev"] }))
         .collect();
     let mut container = json!({
-        "Name": "php",
+        "Name": SITE_CONTAINER,
         "Image": sub("${ImageRepository}:${ImageTag}"),
         "Essential": true,
         "User": format!("{}:{}", o.uid, o.gid),
@@ -419,7 +430,7 @@ fn task_definition(t: &mut Template, o: &SiteOptions) {
             "Options": {
                 "awslogs-group": r("LogGroup"),
                 "awslogs-region": r("AWS::Region"),
-                "awslogs-stream-prefix": "php",
+                "awslogs-stream-prefix": SITE_CONTAINER,
                 "mode": "non-blocking",
                 "max-buffer-size": "4m",
             },

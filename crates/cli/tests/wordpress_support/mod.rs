@@ -130,11 +130,7 @@ impl Browser {
     /// Uploads `png` as the block editor does; returns the media's URL, checked to serve the same
     /// bytes back.
     pub fn upload_media(&self, png: &Path, scratch: &Path) -> String {
-        let nonce = self.get("/wp-admin/admin-ajax.php?action=rest-nonce").body;
-        assert!(
-            nonce.len() >= 8 && nonce.chars().all(|c| c.is_ascii_alphanumeric()),
-            "rest nonce: {nonce:?}"
-        );
+        let nonce = self.rest_nonce();
         let r = self.curl(&[
             "-X",
             "POST",
@@ -165,6 +161,31 @@ impl Browser {
             "uploaded file served back unchanged"
         );
         source
+    }
+
+    /// The logged-in user's REST API nonce, as the admin pages embed it.
+    pub fn rest_nonce(&self) -> String {
+        let nonce = self.get("/wp-admin/admin-ajax.php?action=rest-nonce").body;
+        assert!(
+            nonce.len() >= 8 && nonce.chars().all(|c| c.is_ascii_alphanumeric()),
+            "rest nonce: {nonce:?}"
+        );
+        nonce
+    }
+
+    /// Uploads `file` to the media library as a multipart form, the way the media uploader
+    /// sends files (and the way PHP's `upload_max_filesize` applies); the response as it is.
+    pub fn upload_file(&self, file: &Path) -> Response {
+        let nonce = self.rest_nonce();
+        self.curl(&[
+            "-X",
+            "POST",
+            "-H",
+            &format!("X-WP-Nonce: {nonce}"),
+            "-F",
+            &format!("file=@{};type=text/plain", file.display()),
+            &format!("{}/?rest_route=/wp/v2/media", self.base),
+        ])
     }
 
     /// Switches to `/%postname%/` permalinks as a user would (the browser follows the redirect,

@@ -186,6 +186,8 @@ pub fn site_opts(stack: &str, site: &str, shard: u32, uid: u32, case: SiteCase) 
         ecr_repositories: vec![],
         cpu: 512,
         memory_mib: 1024,
+        fpm_max_children: 13,
+        php_ini: BTreeMap::new(),
         min_tasks: 2,
         max_tasks: 8,
         desired_count: 2,

@@ -1,7 +1,8 @@
 #!/bin/bash
 # idealstack PHP runtime: the container's entrypoint (also run by the test suite on Debian's
 # apache2 and php-fpm packages). Starts php-fpm and Apache in the foreground; if either stops,
-# stops the other and exits with its status, so ECS replaces the task.
+# stops the other and exits with its status, so ECS replaces the task. With arguments, runs them
+# as a command in the site's environment instead (a one-off task).
 #
 # Environment (defaults for the image in brackets):
 #   IDEALSTACK_ROLE [site]              `site`: serve the site mounted at IDEALSTACK_SITE_ROOT;
@@ -22,6 +23,9 @@
 #   IDEALSTACK_MAIL_FROM                sender for mail without a From header
 #   IDEALSTACK_DATABASE_CA_FILE         PEM bundle of the database's CA: PHP's OpenSSL trusts it
 #                                       (with the system roots), WordPress connects over verified TLS
+#   IDEALSTACK_INI_<NAME>               the site's php.ini settings (the manifest's php_settings), one
+#                                       variable each, loaded after the image's defaults by php-fpm
+#                                       and the CLI; only the names in `ini_names` below
 set -euo pipefail
 
 export IDEALSTACK_RUN_DIR="${IDEALSTACK_RUN_DIR:-/tmp/idealstack}"
@@ -63,6 +67,38 @@ fpm_bin="${IDEALSTACK_PHP_FPM_BIN:-php-fpm}"
 
 mkdir -p "$IDEALSTACK_RUN_DIR"
 
+# The site's php.ini settings: IDEALSTACK_INI_<NAME>=value -> name = "value" in a file PHP reads
+# after the image's own (PHP_INI_SCAN_DIR). A variable this image does not know stops the start:
+# a setting silently dropped would look applied.
+declare -A ini_names=(
+  [MEMORY_LIMIT]=memory_limit [UPLOAD_MAX_FILESIZE]=upload_max_filesize
+  [POST_MAX_SIZE]=post_max_size [MAX_EXECUTION_TIME]=max_execution_time
+  [MAX_INPUT_TIME]=max_input_time [MAX_INPUT_VARS]=max_input_vars
+  [DISPLAY_ERRORS]=display_errors [DATE_TIMEZONE]=date.timezone
+  [OPCACHE_MEMORY_CONSUMPTION]=opcache.memory_consumption
+  [OPCACHE_VALIDATE_TIMESTAMPS]=opcache.validate_timestamps
+  [OPCACHE_REVALIDATE_FREQ]=opcache.revalidate_freq
+)
+ini_dir="$IDEALSTACK_RUN_DIR/php-ini"
+mkdir -p "$ini_dir"
+: >"$ini_dir/zz-site.ini"
+for var in $(compgen -e); do
+  [[ "$var" == IDEALSTACK_INI_* ]] || continue
+  key="${var#IDEALSTACK_INI_}"
+  name="${ini_names[$key]:-}"
+  if [ -z "$name" ]; then
+    echo "entrypoint: $var is not a PHP setting this image takes: the settings are ${!ini_names[*]} (as IDEALSTACK_INI_<NAME>); update the image or remove the variable" >&2
+    exit 64
+  fi
+  value="${!var}"
+  if ! [[ "$value" =~ ^[A-Za-z0-9_./+-]{1,64}$ ]]; then
+    echo "entrypoint: $var='$value' is not a php.ini value: letters, digits and _ . / + - only (a size such as 128M, a number, 0 or 1, a time zone)" >&2
+    exit 64
+  fi
+  printf '%s = "%s"\n' "$name" "$value" >>"$ini_dir/zz-site.ini"
+done
+export PHP_INI_SCAN_DIR="${PHP_INI_SCAN_DIR:-}:$ini_dir"
+
 # The agent creates a new site's folders (owned by the site's uid) on its next pass, which may come
 # after the site's first task starts: wait for the document root rather than fail Apache's start.
 waited=0
@@ -91,6 +127,16 @@ if [ -n "${IDEALSTACK_DATABASE_CA_FILE:-}" ]; then
   system_roots=/etc/ssl/certs/ca-certificates.crt
   { if [ -r "$system_roots" ]; then cat "$system_roots"; fi; cat "$IDEALSTACK_DATABASE_CA_FILE"; } >"$IDEALSTACK_OPENSSL_CAFILE"
 fi
+# A command (`idealstack run SITE -- CMD`: the task's command override): run it in the site's
+# environment (its folder, its uid, its PHP settings, its database variables and CA) instead of
+# serving. Its output is the task's log, its exit code the task's.
+if [ "$#" -gt 0 ]; then
+  # PHP's CLI runs the prepend too, as php-fpm's pool does: WordPress's database TLS, sessions.
+  printf 'auto_prepend_file = "%s"\n' "$IDEALSTACK_LIB/prepend.php" >"$ini_dir/zz-command.ini"
+  cd "$IDEALSTACK_SITE_ROOT/public_html"
+  exec "$@"
+fi
+
 root_args_fpm=()
 root_args_apache=()
 if [ "$(id -u)" = 0 ]; then
