@@ -129,7 +129,11 @@ fn error_policy_doubles_up_to_the_cap() {
 async fn failures_back_off_then_the_loop_requeues_at_its_interval() {
     let shared = script(10.0);
     shared.lock().unwrap().fail_state_reads = 3;
-    let mut agent = Agent::new(ports(&shared), Config::default(), Timing::default(), "a");
+    let timing = Timing {
+        watch: None,
+        ..Timing::default()
+    };
+    let mut agent = Agent::new(ports(&shared), Config::default(), timing, "a");
     let start = tokio::time::Instant::now();
     agent
         .run(tokio::time::sleep(Duration::from_secs(200)))
@@ -143,6 +147,33 @@ async fn failures_back_off_then_the_loop_requeues_at_its_interval() {
         .collect();
     // Fails at 0, 5, 15; succeeds at 35; then every 60 s.
     assert_eq!(reads, vec![0, 5, 15, 35, 95, 155]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deploy_that_changes_the_desired_state_gets_a_pass_at_once() {
+    let shared = script(10.0);
+    let mut agent = Agent::new(ports(&shared), Config::default(), Timing::default(), "a");
+    let start = tokio::time::Instant::now();
+    let deploy = {
+        let shared = shared.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(12)).await;
+            let changed = DESIRED.replace("\"v1\"", "\"v2\"");
+            shared.lock().unwrap().desired_json = Some(changed.into_bytes());
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    };
+    agent.run(deploy).await;
+    let reads: Vec<u64> = shared
+        .lock()
+        .unwrap()
+        .state_reads
+        .iter()
+        .map(|t| (*t - start).as_secs())
+        .collect();
+    // A pass at 0; the watch reads every 5 s; the change at 12 is seen at 15, and the pass
+    // (its own read) follows at once instead of at 60; the watch then goes on from there.
+    assert_eq!(reads, vec![0, 5, 10, 15, 15, 20]);
 }
 
 #[tokio::test(start_paused = true)]
