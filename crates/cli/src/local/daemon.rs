@@ -58,7 +58,7 @@ fn create_network(podman: &Podman, name: &str, stack: &str) -> anyhow::Result<St
             Err(e) if e.to_string().contains("already used") => last = Some(e),
             Err(e) => {
                 return Err(e).context(
-                    "cannot create the podman network (is podman installed? scripts/setup installs it)",
+                    "cannot create the podman network: podman needs the project's settings (CONTAINERS_CONF=scripts/containers.conf: netavark, runc, cgroupfs); run `eval \"$(scripts/local-env)\"` from the project, or scripts/setup if podman is missing",
                 );
             }
         }
