@@ -9,8 +9,9 @@
 //! router by its domain with a browser-like client, the admin logs in (a plugin's session in the
 //! emulator's DynamoDB), uploads media (on the local EFS as the site's uid) and turns on pretty
 //! permalinks; the site reaches its database over verified TLS (the agent made the database and
-//! the user) and `mail()` without a From header reaches the emulator's SES from the address the
-//! template sets; `logs` shows the requests; a killed container is replaced while the site keeps answering; `site add`
+//! the user); `idealstack run` prints WordPress's siteurl from a command in the site's
+//! environment and returns a failing command's exit code; `mail()` without a From header reaches
+//! the emulator's SES from the address the template sets; `logs` shows the requests; a killed container is replaced while the site keeps answering; `site add`
 //! of a third site serves within the run; a PHP version change replaces that site's containers
 //! with the other image; `local down` leaves nothing running.
 
@@ -65,6 +66,14 @@ if (isset($_GET['mail'])) {
     $sent = mail('customer@example.net', 'Your order', "Thank you for your order.\n");
     echo "mail=", $sent ? "sent" : "failed", "\n";
 }
+"#;
+
+/// A command-line script: WordPress's siteurl as `wp option get siteurl` prints it, and where and
+/// as whom it ran. (A file, not `php -r`: PHP runs auto_prepend_file, which gives WordPress its
+/// database TLS flags, only for script files.)
+const SITEURL: &str = r#"<?php
+require 'wp-load.php';
+echo get_option('siteurl'), ' uid=', posix_getuid(), ' cwd=', getcwd(), PHP_EOL;
 "#;
 
 #[test]
@@ -136,6 +145,8 @@ fn a_two_site_stack_runs_from_nothing_through_local() {
     // Stock WordPress through the gateway, installed and used through the router by its domain.
     let wordpress = local.dir.path().join("wordpress");
     wordpress_files(&wordpress);
+    // With a command-line script of the developer's, for `idealstack run` below.
+    std::fs::write(wordpress.join("siteurl.php"), SITEURL).unwrap();
     // Its contents into public_html (OpenSSH puts a folder into an existing one as a subfolder).
     local.sftp_until_ok("alice", &key, "lcd wordpress\ncd public_html\nput -r *\n");
     let base = format!("http://shop.example.com:{}", local.http_port);
@@ -184,6 +195,42 @@ fn a_two_site_stack_runs_from_nothing_through_local() {
         .filter(|d| d.contains("wp_user|s:5:\"admin\""))
         .count();
     assert_eq!(admin, 1, "{items}");
+
+    // `idealstack run`: a command in the site's environment (its folder, PHP, uid, database over
+    // TLS), its output streamed, its exit code returned. WordPress's siteurl, read the way
+    // `wp option get siteurl` reads it (wp-cli is not in the image built here: see ARCHITECTURE).
+    let started = Instant::now();
+    let out = local.idealstack(&["run", "shop", "--", "php", "siteurl.php"], None);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "run: {out:?}\n{}",
+        local.platform_log()
+    );
+    assert_eq!(
+        printed.trim(),
+        format!(
+            "{base} uid={} cwd={}/public_html",
+            folder.uid(),
+            idealstack_templates::SITE_MOUNT_PATH
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("journey: run to its exit: {:?}", started.elapsed());
+    let out = local.idealstack(
+        &[
+            "run",
+            "shop",
+            "--",
+            "sh",
+            "-c",
+            "echo about to fail; exit 3",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "about to fail\n");
 
     // mail() without a From header reaches SES from the address the template sets.
     local.verify_email_domain("shop.example.com");

@@ -24,11 +24,27 @@ L3. SENT MAIL: moto's model dump (`/moto-api/data.json`) answers 500 once a clus
    (`[{"source", "destinations", "raw"}]`): the emulator's outbox, for the developer and the
    tests.
 
+L4. RUNTASK WITHOUT CONTAINER INSTANCES: moto places a RunTask of an EC2 cluster only on
+   registered container instances (on AWS, each instance's ECS agent registers itself), and
+   fails the call when there are none. In `local` no instance registers (the machine is the one
+   instance, and a registered one would show to the agent as an instance outside its group).
+   Filled: such a task is placed on no instance, as moto places Fargate tasks; `local` runs it.
+
+L5. TASK LIFECYCLE AND EXIT CODES: moto moves a task one status further on every read (RUNNING,
+   DEACTIVATING, ... STOPPED after four DescribeTasks, whatever runs), its containers always
+   report `exitCode` 0 and stay PENDING, and StopTask records only a reason. On AWS a task is
+   RUNNING until its essential container exits, and the ECS agent reports each container's
+   exit. Filled: a task's status moves only when it is stopped; when `local` (the stand-in for
+   the ECS agent) stops a one-off task with the reason "Essential container in task exited
+   (exit code N)", its containers report STOPPED and exit code N, as DescribeTasks shows them on
+   AWS (what `idealstack run` returns).
+
 Usage: python local_moto.py <address> <port>
 """
 
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -73,6 +89,66 @@ def efs_info_json(self):
 
 
 efs_models.AccessPoint.info_json = efs_info_json
+
+from moto.ecs import models as ecs_models  # noqa: E402
+from moto.moto_api import state_manager  # noqa: E402
+
+_run_task = ecs_models.EC2ContainerServiceBackend.run_task
+_stop_task = ecs_models.EC2ContainerServiceBackend.stop_task
+
+
+def run_task(self, cluster_str, task_definition_str, count, overrides, started_by, tags, launch_type,
+             networking_configuration=None, group=None, platform_version=None,
+             capacity_provider_strategy=None):
+    cluster = self._get_cluster(cluster_str)
+    if self.container_instances.get(cluster.name) or launch_type == "FARGATE":
+        return _run_task(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
+                         launch_type, networking_configuration, group, platform_version,
+                         capacity_provider_strategy)
+    task_definition = self.describe_task_definition(task_definition_str)
+    strategy = capacity_provider_strategy or ([] if launch_type else cluster.default_capacity_provider_strategy)
+    self.tasks.setdefault(cluster.name, {})
+    tasks = []
+    for _ in range(count):
+        task = ecs_models.Task(
+            cluster=cluster,
+            task_definition=task_definition,
+            container_instance_arn=None,
+            # On no instance nothing is reserved (moto's own sizing also fails on a task whose
+            # memory is set for the task, not per container).
+            resource_requirements={"CPU": 0, "MEMORY": 0, "PORTS": [], "PORTS_UDP": []},
+            backend=self,
+            group=group or f"family:{task_definition.family}",
+            overrides=overrides or {},
+            started_by=started_by or "",
+            tags=tags or [],
+            launch_type=launch_type or "",
+            networking_configuration=networking_configuration,
+            platform_version=platform_version,
+            capacity_provider_name=strategy[0]["capacityProvider"] if strategy else None,
+        )
+        tasks.append(task)
+        self.tasks[cluster.name][task.task_arn] = task
+    return tasks
+
+
+EXITED = re.compile(r"^Essential container in task exited \(exit code (-?\d+)\)$")
+
+
+def stop_task(self, cluster_str, task_str, reason):
+    task = _stop_task(self, cluster_str, task_str, reason)
+    exited = EXITED.match(reason or "")
+    for container in task.containers:
+        container.last_status = "STOPPED"
+        if exited:
+            container.exitCode = int(exited.group(1))
+    return task
+
+
+ecs_models.EC2ContainerServiceBackend.run_task = run_task
+# A status moves a billion reads later: in practice only StopTask moves it.
+state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
+ecs_models.EC2ContainerServiceBackend.stop_task = stop_task
 
 moto_app = DomainDispatcherApplication(create_backend_app)
 

@@ -70,9 +70,11 @@ fn group(containers: &[Running]) -> BTreeMap<String, LocalTask> {
     tasks
 }
 
-/// The one-off task id of a RunTask ARN (`.../task/<cluster>/<id>` -> first 12 characters).
+/// The one-off task id of a RunTask ARN (`.../task/<cluster>/<id>` -> `<id>`): ECS's task id,
+/// which also names the task's log streams (`<prefix>/<container>/<id>`), where `idealstack run`
+/// reads its output.
 pub fn one_off_id(arn: &str) -> String {
-    arn_tail(arn).chars().take(12).collect()
+    arn_tail(arn).to_string()
 }
 
 /// The next steps.
@@ -274,15 +276,15 @@ mod tests {
             &[],
             &[&format!("run {}", task.arn)],
         );
-        let done = container("0123456789ab", "", "td:1", "exited", 3);
+        let done = container("0123456789abcdef", "", "td:1", "exited", 3);
         check(
             &[],
             std::slice::from_ref(&task),
             std::slice::from_ref(&done),
-            &["stopped 0123456789ab 3"],
+            &["stopped 0123456789abcdef 3"],
         );
         // Once the emulator no longer lists it, its container goes.
-        check(&[], &[], &[done], &["remove 0123456789ab"]);
+        check(&[], &[], &[done], &["remove 0123456789abcdef"]);
     }
 
     #[test]

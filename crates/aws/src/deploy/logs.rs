@@ -52,6 +52,41 @@ impl Aws {
         }
     }
 
+    /// The events of one stream after `token` (from its start when `None`), oldest first, and
+    /// the token to read on from. A stream that does not exist yet reads as empty.
+    pub fn stream_events(
+        &self,
+        group: &str,
+        stream: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<String>, Option<String>), ApiError> {
+        let sent = self.block(
+            self.logs
+                .get_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .start_from_head(true)
+                .set_next_token(token.clone())
+                .send(),
+        );
+        match sent {
+            Ok(r) => Ok((
+                r.events()
+                    .iter()
+                    .map(|e| e.message().unwrap_or_default().to_string())
+                    .collect(),
+                r.next_forward_token().map(Into::into).or(token),
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok((Vec::new(), token))
+            }
+            Err(e) => Err(api_error("GetLogEvents", e)),
+        }
+    }
+
     /// Writes one event (tests and the demo, to have something to read).
     pub fn put_log_line(
         &self,

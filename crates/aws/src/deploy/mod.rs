@@ -16,7 +16,7 @@ mod logs;
 mod route53;
 mod s3;
 
-pub use ecs::ServiceCounts;
+pub use ecs::{OneOffState, ServiceCounts};
 pub use elb::RuleView;
 pub use logs::LogLine;
 

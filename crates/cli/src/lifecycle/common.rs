@@ -40,6 +40,23 @@ pub fn connect(args: &AwsArgs, model: &Model) -> anyhow::Result<Aws> {
     )
 }
 
+/// Fails unless `site` is a site of the manifest at `path`, naming the sites it has.
+pub fn require_site(model: &Model, site: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    if model.site(site).is_none() {
+        anyhow::bail!(
+            "site `{site}` is not in {}: expected one of: {}",
+            path.display(),
+            model
+                .sites
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Every port, from one set of clients.
 pub fn ports(aws: &Aws) -> Ports<'_> {
     Ports {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use idealstack_deploy::ports::StackApi;
 
 use super::common::{self, AwsArgs};
@@ -50,19 +50,7 @@ pub fn parse_since(s: &str) -> Result<Duration, String> {
 /// Prints the logs.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = manifest_file::load(&args.manifest.path)?;
-    if model.site(&args.site).is_none() {
-        bail!(
-            "site `{}` is not in {}: expected one of: {}",
-            args.site,
-            args.manifest.path.display(),
-            model
-                .sites
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    common::require_site(&model, &args.site, &args.manifest.path)?;
     let aws = common::connect(&args.aws, &model)?;
     let stack = idealstack_templates::site_stack_name(&model.stack.name, &args.site);
     let group = StackApi::describe(&aws, &stack)?

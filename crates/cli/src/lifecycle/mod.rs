@@ -1,4 +1,4 @@
-//! The commands that drive AWS: deploy, status, site, certs, logs, destroy (issue 3).
+//! The commands that drive AWS: deploy, status, site, certs, logs, run, destroy.
 //!
 //! Each lives in its own module; [`common`] holds what they share (AWS options, connecting,
 //! reading the deployed state, printing failures).
@@ -8,6 +8,7 @@ mod common;
 mod deploy;
 mod destroy;
 mod logs;
+mod run;
 mod site;
 mod status;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Certs(certs::Args),
     /// A site's logs from CloudWatch.
     Logs(logs::Args),
+    /// Run a command in a site's environment (its PHP, folder, uid, database): output streamed, its exit code returned.
+    Run(run::Args),
     /// Delete the stacks: everything but the data (and its network) unless --delete-data.
     Destroy(destroy::Args),
 }
@@ -38,6 +41,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Site(a) => site::run(a),
         Command::Certs(a) => certs::run(a),
         Command::Logs(a) => logs::run(a),
+        Command::Run(a) => run::run(a),
         Command::Destroy(a) => destroy::run(a),
     }
 }
