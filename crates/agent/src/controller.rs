@@ -357,10 +357,10 @@ impl Agent {
     async fn desired_changed(&self, every: Duration) {
         loop {
             tokio::time::sleep(every).await;
-            if let Ok(Some(body)) = self.ports.state.get(DESIRED_KEY).await {
-                if self.desired_seen.as_ref() != Some(&body) {
-                    return;
-                }
+            if let Ok(Some(body)) = self.ports.state.get(DESIRED_KEY).await
+                && self.desired_seen.as_ref() != Some(&body)
+            {
+                return;
             }
         }
     }

@@ -125,6 +125,17 @@ fn error_policy_doubles_up_to_the_cap() {
     assert_eq!(error_policy(&t, 100).as_secs(), 300);
 }
 
+/// When the desired state was read, in seconds from `start`.
+fn read_times(shared: &Shared, start: tokio::time::Instant) -> Vec<u64> {
+    shared
+        .lock()
+        .unwrap()
+        .state_reads
+        .iter()
+        .map(|t| (*t - start).as_secs())
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn failures_back_off_then_the_loop_requeues_at_its_interval() {
     let shared = script(10.0);
@@ -138,13 +149,7 @@ async fn failures_back_off_then_the_loop_requeues_at_its_interval() {
     agent
         .run(tokio::time::sleep(Duration::from_secs(200)))
         .await;
-    let reads: Vec<u64> = shared
-        .lock()
-        .unwrap()
-        .state_reads
-        .iter()
-        .map(|t| (*t - start).as_secs())
-        .collect();
+    let reads = read_times(&shared, start);
     // Fails at 0, 5, 15; succeeds at 35; then every 60 s.
     assert_eq!(reads, vec![0, 5, 15, 35, 95, 155]);
 }
@@ -164,13 +169,7 @@ async fn a_deploy_that_changes_the_desired_state_gets_a_pass_at_once() {
         }
     };
     agent.run(deploy).await;
-    let reads: Vec<u64> = shared
-        .lock()
-        .unwrap()
-        .state_reads
-        .iter()
-        .map(|t| (*t - start).as_secs())
-        .collect();
+    let reads = read_times(&shared, start);
     // A pass at 0; the watch reads every 5 s; the change at 12 is seen at 15, and the pass
     // (its own read) follows at once instead of at 60; the watch then goes on from there.
     assert_eq!(reads, vec![0, 5, 10, 15, 15, 20]);
