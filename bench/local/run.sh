@@ -3,9 +3,12 @@
 # the default two tasks), measured in one run:
 #   - up: `idealstack local up` from nothing (fresh state folder) until every site answers through
 #     the router; the images are already built (warm cache: scripts/images ran). With --cold, the
-#     idealstack and PHP images are removed first and `scripts/images` rebuilds them (the base
-#     images stay), and the figure includes that build.
+#     idealstack and PHP images and podman's build cache are removed first and `scripts/images`
+#     rebuilds them (the Debian base images and the release binary stay), and the figure
+#     includes that build.
 #   - site add: `idealstack site add` of one more site until it answers through the router.
+#   - run: `idealstack run site01 -- echo ...` until its output is printed (median of three),
+#     against `podman exec` into a running site container (docker exec-style entry).
 #   - memory: what the local cluster holds once idle, in MiB: the platform (the `local serve`
 #     process, the AWS emulator, MariaDB: summed RSS) and the containers (podman stats).
 # Peer, measured in the same run: the site containers alone, started with plain `podman run` of
@@ -18,8 +21,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 sites=${1:-2}
 cold=${2:-}
 log() { echo "bench: $*" >&2; }
-export CONTAINERS_CONF="$root/scripts/containers.conf"
-export IDEALSTACK_LOCAL_PYTHON="$root/.venv/bin/python"
+eval "$("$root/scripts/local-env")"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/idealstack"
 [ -x "$bin" ] || { log "no release binary: run scripts/images"; exit 1; }
 version=$("$bin" --version | awk '{print $2}')
@@ -78,6 +80,8 @@ if [ "$cold" = "--cold" ]; then
   log "cold: removing the idealstack and PHP images"
   podman images --format '{{.Repository}}:{{.Tag}}' | grep -E '/idealstack/(idealstack|php):' |
     xargs -r podman rmi --force >/dev/null 2>&1 || true
+  # and podman's build cache (untagged layers), or the builds would reuse every step
+  podman image prune --force >/dev/null 2>&1 || true
 fi
 cd "$scratch"
 http=$(free_port); sftp=$(free_port)
@@ -106,11 +110,32 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' --resolve "added.example.com:$
 done
 add=$(elapsed "$t0" "$(now)")
 
+log "run"
+# `idealstack run` until the command's output is printed (a one-off task of the site's task
+# definition, its output read back from its log stream), against entering a running site
+# container with `podman exec` (docker exec-style). Three of each, the median.
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(float(x) for x in sys.argv[1:]):.2f}')" "$@"; }
+runs=(); execs=()
+container=$(podman ps --filter "label=idealstack.local.stack=$stack" \
+  --format '{{.ID}} {{index .Labels "idealstack.local.service"}}' | awk -v s="$stack-site-site01-" 'index($2, s) == 1 && !found {print $1; found = 1}')
+for _ in 1 2 3; do
+  t0=$(now)
+  out=$("$bin" run site01 -- echo idealstack-run 2>/dev/null)
+  [ "$out" = idealstack-run ] || { log "run printed '$out'"; exit 1; }
+  runs+=("$(python3 -c "print($(now) - $t0)")")
+  t0=$(now)
+  out=$(podman exec "$container" echo idealstack-run)
+  [ "$out" = idealstack-run ] || { log "podman exec printed '$out'"; exit 1; }
+  execs+=("$(python3 -c "print($(now) - $t0)")")
+done
+run_s=$(median "${runs[@]}"); exec_s=$(median "${execs[@]}")
+
 total_mem=$((containers_mem + platform_mem))
 cat <<EOF
 | figure ($sites sites, $(date -u +%F)) | idealstack local | peer: podman run of the site containers | ratio |
 | --- | --- | --- | --- |
 | up until every site answers$([ "$cold" = "--cold" ] && echo " (cold image cache)") | ${up} s | ${peer_up} s | $(python3 -c "print(f'{$up/$peer_up:.1f}x')") |
 | site add until it answers | ${add} s | | |
+| \`run\` of \`echo\` until its output, warm (peer: \`podman exec\` into a site container) | ${run_s} s | ${exec_s} s | $(python3 -c "print(f'{$run_s/$exec_s:.1f}x')") |
 | memory held, idle | ${total_mem} MiB (containers ${containers_mem}, platform ${platform_mem}) | ${peer_mem} MiB | $(python3 -c "print(f'{$total_mem/max($peer_mem,1):.1f}x')") |
 EOF
