@@ -6,6 +6,7 @@ mod runtime_support;
 
 use idealstack_testbed::scratch_dir;
 use runtime_support::*;
+use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 const INFO: &str = r#"<?php
@@ -269,4 +270,81 @@ fn code_uploaded_by_sftp_takes_effect_within_seconds() {
     // And a brand-new file is served at once.
     put(&root, "new.php", "<?php echo 'fresh';");
     assert_eq!(curl(&[&stack.url("/new.php")]).body, "fresh");
+}
+
+/// Runs the entrypoint with `args` (a one-off command) or none, with `env` on top of a site's;
+/// returns its exit code, stdout and stderr. Does not wait for a port: a refused start exits.
+fn entrypoint_run(env: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let scratch = scratch_dir("rt-entry");
+    let root = make_site_root(scratch.path());
+    let mut opts = StackOptions::new(&root);
+    for (k, v) in env {
+        opts = opts.env(k, *v);
+    }
+    let run_dir = scratch.path().join("run");
+    let (out, err) = (scratch.path().join("out"), scratch.path().join("err"));
+    let mut child = entrypoint(&opts, idealstack_testbed::free_port(), &run_dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            // Still serving: the start was not refused. Stop the whole group.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (code, read(&out), read(&err))
+}
+
+#[test]
+fn php_settings_the_image_does_not_take_stop_the_start() {
+    // A misspelt setting would silently keep the default: refused, naming the variable.
+    let (code, _, err) = entrypoint_run(&[("IDEALSTACK_INI_MEMORY_LIMT", "512M")], &[]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("IDEALSTACK_INI_MEMORY_LIMT is not a PHP setting this image takes"),
+        "{err}"
+    );
+    // A value that could end the quoted string and add a line of its own: refused.
+    let (code, _, err) = entrypoint_run(
+        &[(
+            "IDEALSTACK_INI_MEMORY_LIMIT",
+            "1G\"\nauto_prepend_file = \"/etc/passwd",
+        )],
+        &[],
+    );
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("is not a php.ini value"), "{err}");
+}
+
+#[test]
+fn a_command_runs_in_the_site_folder_with_its_php_settings_and_returns_its_code() {
+    let (code, out, err) = entrypoint_run(
+        &[
+            ("IDEALSTACK_INI_MEMORY_LIMIT", "300M"),
+            ("IDEALSTACK_INI_DATE_TIMEZONE", "Europe/Berlin"),
+        ],
+        &[
+            "php",
+            "-r",
+            "echo ini_get('memory_limit'), ' ', date_default_timezone_get(), ' ', basename(getcwd()), ' ', ini_get('auto_prepend_file') !== '' ? 'prepend' : 'none';",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "300M Europe/Berlin public_html prepend");
+    let (code, out, _) = entrypoint_run(&[], &["sh", "-c", "echo failing; exit 7"]);
+    assert_eq!((code, out.as_str()), (Some(7), "failing\n"));
 }

@@ -99,6 +99,40 @@ pub fn chown_www_data(path: &Path) {
     assert!(status.success(), "chown www-data {}", path.display());
 }
 
+/// The image's entrypoint as the tests run it: Debian's apache2 and php-fpm, the images' config
+/// files, `opts`' site and variables, listening on `port`, scratch in `run_dir`.
+pub fn entrypoint(opts: &StackOptions, port: u16, run_dir: &Path) -> Command {
+    let cfg = config_dir();
+    let mut cmd = Command::new(cfg.join("idealstack/entrypoint.sh"));
+    cmd.env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("IDEALSTACK_SITE", &opts.site)
+        .env("IDEALSTACK_PORT", port.to_string())
+        .env("IDEALSTACK_SITE_ROOT", &opts.site_root)
+        .env("IDEALSTACK_RUN_DIR", run_dir)
+        .env("IDEALSTACK_TRUSTED_PROXIES", &opts.trusted_proxies)
+        .env("IDEALSTACK_LIB", cfg.join("idealstack"))
+        .env("IDEALSTACK_APACHE_CONF", cfg.join("apache/httpd.conf"))
+        .env("IDEALSTACK_FPM_CONF", cfg.join("php/php-fpm.conf"))
+        .env("IDEALSTACK_APACHE_BIN", system_tool("apache2"))
+        .env("IDEALSTACK_PHP_FPM_BIN", php_fpm_bin())
+        .env("IDEALSTACK_APACHE_USER", "www-data")
+        .env("IDEALSTACK_FPM_MAX_CHILDREN", "8")
+        .env("IDEALSTACK_BIN", env!("CARGO_BIN_EXE_idealstack"))
+        // The image copies idealstack.ini into PHP's conf.d; Debian's PHP scans this folder too.
+        .env(
+            "PHP_INI_SCAN_DIR",
+            format!(":{}", cfg.join("php").display()),
+        );
+    for (k, v) in &opts.env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 /// Apache + php-fpm started through the image's entrypoint; stopped (whole process group) on drop.
 #[derive(Debug)]
 pub struct Stack {
@@ -116,39 +150,12 @@ impl Stack {
         std::fs::create_dir_all(&run_dir).unwrap();
         let stdout = scratch.join(format!("stack-{port}.out"));
         let stderr = scratch.join(format!("stack-{port}.err"));
-        let cfg = config_dir();
-        let mut cmd = Command::new(cfg.join("idealstack/entrypoint.sh"));
-        cmd.env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("IDEALSTACK_SITE", &opts.site)
-            .env("IDEALSTACK_PORT", port.to_string())
-            .env("IDEALSTACK_SITE_ROOT", &opts.site_root)
-            .env("IDEALSTACK_RUN_DIR", &run_dir)
-            .env("IDEALSTACK_TRUSTED_PROXIES", &opts.trusted_proxies)
-            .env("IDEALSTACK_LIB", cfg.join("idealstack"))
-            .env("IDEALSTACK_APACHE_CONF", cfg.join("apache/httpd.conf"))
-            .env("IDEALSTACK_FPM_CONF", cfg.join("php/php-fpm.conf"))
-            .env("IDEALSTACK_APACHE_BIN", system_tool("apache2"))
-            .env("IDEALSTACK_PHP_FPM_BIN", php_fpm_bin())
-            .env("IDEALSTACK_APACHE_USER", "www-data")
-            .env("IDEALSTACK_FPM_MAX_CHILDREN", "8")
-            .env("IDEALSTACK_BIN", env!("CARGO_BIN_EXE_idealstack"))
-            // The image copies idealstack.ini into PHP's conf.d; Debian's PHP scans this folder too.
-            .env(
-                "PHP_INI_SCAN_DIR",
-                format!(":{}", cfg.join("php").display()),
-            )
-            .stdin(Stdio::null())
+        let mut cmd = entrypoint(opts, port, &run_dir);
+        cmd.stdin(Stdio::null())
             // Appending, as a pipe to the awslogs driver would: Apache and php-fpm share stderr.
             .stdout(append_file(&stdout))
             .stderr(append_file(&stderr))
             .process_group(0);
-        for (k, v) in &opts.env {
-            cmd.env(k, v);
-        }
         let child = cmd
             .spawn()
             .expect("spawn images/php/config/idealstack/entrypoint.sh");
