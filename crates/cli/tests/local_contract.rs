@@ -190,6 +190,10 @@ fn check(file: &str, max_sites: Option<usize>) {
         let name = s["name"].as_str().unwrap();
         assert_eq!(s["running"], s["desired"], "{name} in {file}: {status}");
         let load_balanced = name.contains("-site-") || name.contains("Sftp");
+        assert_eq!(
+            s["load_balanced"], load_balanced,
+            "{name} in {file}: {status}"
+        );
         if load_balanced {
             assert_eq!(s["healthy"], s["desired"], "{name} in {file}: {status}");
         }

@@ -60,7 +60,11 @@ pub struct ServiceStatus {
     pub name: String,
     pub desired: u32,
     pub running: u32,
+    /// Tasks answering their load balancer's health check (0 without a load balancer).
     pub healthy: u32,
+    /// Whether the service has a load balancer (else `healthy` says nothing).
+    #[serde(default)]
+    pub load_balanced: bool,
     pub task_definition: String,
 }
 
@@ -450,6 +454,7 @@ impl<E: Emulator> Supervisor<E> {
                 },
                 running: tasks.len() as u32,
                 healthy,
+                load_balanced: !s.load_balancers.is_empty(),
                 task_definition: crate::spec::arn_tail(&s.task_definition).to_string(),
             });
         }

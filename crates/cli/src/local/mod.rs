@@ -414,9 +414,14 @@ fn status_print(
     }
     println!();
     for s in &status.services {
+        let health = if s.load_balanced {
+            format!("{} healthy", s.healthy)
+        } else {
+            "no load balancer".to_string()
+        };
         println!(
-            "service {:<40} {}/{} running, {} healthy  {}",
-            s.name, s.running, s.desired, s.healthy, s.task_definition
+            "service {:<40} {}/{} running, {health}  {}",
+            s.name, s.running, s.desired, s.task_definition
         );
     }
     Ok(())
