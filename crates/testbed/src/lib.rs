@@ -11,7 +11,7 @@ pub mod podman;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Environment for a child process that must talk to an emulator at `endpoint` with dummy
@@ -63,6 +63,45 @@ pub fn system_tool(name: &str) -> PathBuf {
         }
     }
     panic!("{name} is not installed: run scripts/setup (it installs scripts/apt-packages.txt)");
+}
+
+/// OpenSSH's `sftp -b -` on 127.0.0.1:`port` as `user` with the private key `key` only (no
+/// agent, no password, no host key check), from `cwd`, running the commands in `batch`.
+pub fn sftp_batch(port: u16, user: &str, key: &Path, cwd: &Path, batch: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(system_tool("sftp"))
+        .args(["-b", "-", "-P", &port.to_string(), "-i"])
+        .arg(key)
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=20",
+        ])
+        .arg(format!("{user}@127.0.0.1"))
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sftp");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(batch.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

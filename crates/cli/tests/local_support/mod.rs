@@ -318,41 +318,8 @@ impl Local {
     pub fn sftp_until_ok(&self, user: &str, key: &Path, batch: &str) -> Output {
         let started = Instant::now();
         loop {
-            let mut child = Command::new("sftp")
-                .args(["-b", "-", "-P", &self.sftp_port.to_string(), "-i"])
-                .arg(key)
-                .args([
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                ])
-                .args([
-                    "-o",
-                    "BatchMode=yes",
-                    "-o",
-                    "IdentitiesOnly=yes",
-                    "-o",
-                    "IdentityAgent=none",
-                ])
-                .args(["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20"])
-                .arg(format!("{user}@127.0.0.1"))
-                .current_dir(self.dir.path())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn sftp");
-            {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(batch.as_bytes())
-                    .unwrap();
-            }
-            let out = child.wait_with_output().unwrap();
+            let out =
+                idealstack_testbed::sftp_batch(self.sftp_port, user, key, self.dir.path(), batch);
             if out.status.success() {
                 return out;
             }

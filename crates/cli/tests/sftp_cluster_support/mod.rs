@@ -375,39 +375,7 @@ impl Gateway {
 
     /// OpenSSH `sftp -b -` as `user` with the private key `key`, from `cwd`.
     pub fn sftp(&self, user: &str, key: &Path, cwd: &Path, batch: &str) -> Output {
-        let mut child = Command::new(system_tool("sftp"))
-            .args(["-b", "-", "-P", &self.port.to_string(), "-i"])
-            .arg(key)
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "IdentityAgent=none",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=20",
-            ])
-            .arg(format!("{user}@127.0.0.1"))
-            .current_dir(cwd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sftp");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(batch.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        idealstack_testbed::sftp_batch(self.port, user, key, cwd, batch)
     }
 
     /// Retries `sftp` until `want` holds for its success, for up to 30 s (the gateway re-reads

@@ -201,39 +201,7 @@ impl Bed {
     }
 
     pub fn sftp_with_key(&self, user: &str, key: &Path, batch: &str) -> Output {
-        let mut child = Command::new(system_tool("sftp"))
-            .args(["-b", "-", "-P", &self.port.to_string(), "-i"])
-            .arg(key)
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "IdentityAgent=none",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=20",
-            ])
-            .arg(format!("{user}@127.0.0.1"))
-            .current_dir(self.root())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sftp");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(batch.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        idealstack_testbed::sftp_batch(self.port, user, key, self.root(), batch)
     }
 
     /// Runs a paramiko script. The script gets `connect(user, password=None, key=None)` returning an
