@@ -120,6 +120,18 @@ const RULE: &str = r#"{
   }}
 }"#;
 
+/// The change set that creates stack `stack` from `template`.
+fn create_request(stack: &str, template: &str) -> ChangeSetRequest {
+    ChangeSetRequest {
+        stack: stack.into(),
+        name: "c1".into(),
+        create: true,
+        template: TemplateSource::Body(template.into()),
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    }
+}
+
 fn with_tag(create: bool, name: &str, template: &str, tag: &str) -> ChangeSetRequest {
     ChangeSetRequest {
         stack: "gap-ecs".into(),
@@ -208,14 +220,7 @@ const DATABASE_AND_NAME: &str = r#"{
 fn stock_moto_still_loses_a_resource_it_cannot_update() {
     let moto = Moto::start();
     let aws = Aws::for_emulator(&moto.endpoint()).unwrap();
-    let create = ChangeSetRequest {
-        stack: "gap-db".into(),
-        name: "c1".into(),
-        create: true,
-        template: TemplateSource::Body(DATABASE_AND_NAME.into()),
-        parameters: BTreeMap::new(),
-        tags: BTreeMap::new(),
-    };
+    let create = create_request("gap-db", DATABASE_AND_NAME);
     let id = StackApi::create_change_set(&aws, &create).unwrap();
     StackApi::execute_change_set(&aws, "gap-db", &id).unwrap();
     assert_eq!(
@@ -259,14 +264,7 @@ const PROTECTED_LOAD_BALANCER: &str = r#"{
 fn stock_moto_still_deletes_protected_load_balancers() {
     let moto = Moto::start();
     let aws = Aws::for_emulator(&moto.endpoint()).unwrap();
-    let create = ChangeSetRequest {
-        stack: "gap-lb".into(),
-        name: "c1".into(),
-        create: true,
-        template: TemplateSource::Body(PROTECTED_LOAD_BALANCER.into()),
-        parameters: BTreeMap::new(),
-        tags: BTreeMap::new(),
-    };
+    let create = create_request("gap-lb", PROTECTED_LOAD_BALANCER);
     let id = StackApi::create_change_set(&aws, &create).unwrap();
     StackApi::execute_change_set(&aws, "gap-lb", &id).unwrap();
     // Gap 17 (DELETION PROTECTION): the template's attribute is not applied...
@@ -295,14 +293,7 @@ fn stock_moto_still_skips_listener_certificates() {
     let template = r#"{"Resources": {"Extra": {"Type": "AWS::ElasticLoadBalancingV2::ListenerCertificate",
       "Properties": {"ListenerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/none/0/0",
       "Certificates": [{"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/none"}]}}}}"#;
-    let create = ChangeSetRequest {
-        stack: "gap-cert".into(),
-        name: "c1".into(),
-        create: true,
-        template: TemplateSource::Body(template.into()),
-        parameters: BTreeMap::new(),
-        tags: BTreeMap::new(),
-    };
+    let create = create_request("gap-cert", template);
     let id = StackApi::create_change_set(&aws, &create).unwrap();
     let executed = StackApi::execute_change_set(&aws, "gap-cert", &id);
     // Gap 19 (LISTENER CERTIFICATE): a certificate for a listener that does not exist is "created".
@@ -352,14 +343,7 @@ fn stock_moto_still_drops_what_a_cluster_needs() {
       "Database": {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "mysql",
         "DBInstanceIdentifier": "gap-db", "DBInstanceClass": "db.t3.micro", "AllocatedStorage": "20",
         "MasterUsername": "admin", "ManageMasterUserPassword": true}}}}"#;
-    let create = ChangeSetRequest {
-        stack: "gap-cluster".into(),
-        name: "c1".into(),
-        create: true,
-        template: TemplateSource::Body(template.into()),
-        parameters: BTreeMap::new(),
-        tags: BTreeMap::new(),
-    };
+    let create = create_request("gap-cluster", template);
     let id = StackApi::create_change_set(&aws, &create).unwrap();
     StackApi::execute_change_set(&aws, "gap-cluster", &id).unwrap();
     let endpoint = moto.endpoint();
