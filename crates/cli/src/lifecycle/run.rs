@@ -101,21 +101,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     common::require_site(&model, &args.site, &args.manifest.path)?;
     let aws = common::connect(&args.aws, &model)?;
     let name = &model.stack.name;
-    let output = |stack: &str, key: &str| -> anyhow::Result<String> {
-        StackApi::describe(&aws, stack)
+    // Each stack's outputs, read once: `outputs(stack, keys)` answers the values of `keys`.
+    let outputs = |stack: &str, keys: &[&str]| -> anyhow::Result<Vec<String>> {
+        let found = StackApi::describe(&aws, stack)
             .with_context(|| format!("cannot read stack {stack}"))?
-            .and_then(|s| s.outputs.get(key).cloned())
-            .with_context(|| {
-                format!("{stack} is not deployed (no {key} output): run `idealstack deploy` first")
+            .map(|s| s.outputs)
+            .unwrap_or_default();
+        keys.iter()
+            .map(|key| {
+                found.get(*key).cloned().with_context(|| {
+                    format!(
+                        "{stack} is not deployed (no {key} output): run `idealstack deploy` first"
+                    )
+                })
             })
+            .collect()
     };
     let site_stack = idealstack_templates::site_stack_name(name, &args.site);
-    let cluster = output(
+    let [cluster]: [String; 1] = outputs(
         &idealstack_templates::cluster_stack_name(name),
-        "ClusterName",
-    )?;
-    let service = output(&site_stack, "ServiceName")?;
-    let group = output(&site_stack, "LogGroupName")?;
+        &["ClusterName"],
+    )?
+    .try_into()
+    .expect("one key, one value");
+    let [service, group]: [String; 2] = outputs(&site_stack, &["ServiceName", "LogGroupName"])?
+        .try_into()
+        .expect("two keys, two values");
     let task_definition = aws
         .service(&cluster, &service)
         .with_context(|| format!("cannot read service {service}"))?
